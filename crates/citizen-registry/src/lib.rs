@@ -1,0 +1,25 @@
+//! Citizens, credentials and the audit log: the state's registry behind Segl.
+//!
+//! Owns the tables `citizens`, `audit_head` and `audit_events`. Everything that touches a
+//! password, a TOTP secret or the failed-attempt counter goes through [`Registry`], so the rules
+//! (argon2id off the runtime, lockout, replay-safe TOTP, an audit event per change) hold for
+//! every caller: the CLI, the provider's login page, the import.
+
+pub mod audit;
+pub mod citizen;
+pub mod cpr;
+pub mod import;
+pub mod lockout;
+pub mod password;
+pub mod sealing;
+pub mod store;
+pub mod totp;
+
+mod registry;
+
+pub use citizen::{AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, Email, FieldError, NewCitizen, PersonName, UserId};
+pub use cpr::{CprError, NationalId};
+pub use registry::{
+    AuthenticationError, ImportProgress, ImportReport, LoginContext, Registry, RegistryError, RegistrySettings,
+    TotpEnrollment, TotpOutcome,
+};

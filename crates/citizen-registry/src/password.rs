@@ -1,0 +1,246 @@
+//! Password hashing with argon2id, off the async runtime, with a bounded number in flight.
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// argon2id cost parameters (OWASP: m = 19 MiB, t = 2, p = 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for PasswordCost {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// What a password must satisfy before it is hashed.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordPolicy {
+    pub min_length: usize,
+    pub max_length: usize,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            max_length: 256,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("the password is empty")]
+    Empty,
+    #[error("the password is too short: it needs at least {0} characters")]
+    TooShort(usize),
+    #[error("the password is too long: at most {0} characters")]
+    TooLong(usize),
+    #[error("the password hash is not an argon2id PHC string")]
+    NotArgon2id,
+    #[error("invalid argon2 parameters: {0}")]
+    Parameters(String),
+    /// Too many hashes are queued: shed load (HTTP 503 with Retry-After) rather than pile up.
+    #[error("password hashing is overloaded, try again shortly")]
+    Overloaded,
+    #[error("password hashing failed")]
+    Internal,
+}
+
+impl PasswordPolicy {
+    pub fn check(&self, password: &SecretString) -> Result<(), PasswordError> {
+        let length = password.expose_secret().chars().count();
+        if length == 0 {
+            Err(PasswordError::Empty)
+        } else if length < self.min_length {
+            Err(PasswordError::TooShort(self.min_length))
+        } else if length > self.max_length {
+            Err(PasswordError::TooLong(self.max_length))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Checks that a stored or imported hash is an argon2id PHC string.
+pub fn check_phc_hash(hash: &str) -> Result<(), PasswordError> {
+    let parsed = PasswordHash::new(hash).map_err(|_| PasswordError::NotArgon2id)?;
+    if parsed.algorithm != argon2::ARGON2ID_IDENT || parsed.hash.is_none() || parsed.salt.is_none() {
+        return Err(PasswordError::NotArgon2id);
+    }
+    Ok(())
+}
+
+/// Hashes and verifies passwords on tokio's blocking pool.
+///
+/// At most `max_in_flight` hashes run at once (each pins a core for tens of milliseconds);
+/// at most `queue_limit` more wait for a slot, and beyond that callers get
+/// [`PasswordError::Overloaded`] at once instead of queueing without bound.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    argon2: Arc<Argon2<'static>>,
+    slots: Arc<Semaphore>,
+    /// Hashes running or waiting for a slot.
+    pending: Arc<AtomicUsize>,
+    /// `max_in_flight + queue_limit`: more pending than this is shed.
+    capacity: usize,
+    /// A hash of a random password with the same cost, verified when a user ID is unknown so a
+    /// failed login takes the same time whether or not the user ID exists.
+    decoy_hash: Arc<String>,
+}
+
+impl PasswordHasher {
+    pub fn new(cost: PasswordCost, max_in_flight: usize, queue_limit: usize) -> Result<Self, PasswordError> {
+        let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
+            .map_err(|error| PasswordError::Parameters(error.to_string()))?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let salt = SaltString::generate(&mut OsRng);
+        let decoy = format!("decoy-{}", uuid::Uuid::new_v4());
+        let decoy_hash = argon2
+            .hash_password(decoy.as_bytes(), &salt)
+            .map_err(|_| PasswordError::Internal)?
+            .to_string();
+        Ok(Self {
+            argon2: Arc::new(argon2),
+            slots: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            pending: Arc::new(AtomicUsize::new(0)),
+            capacity: max_in_flight.max(1) + queue_limit,
+            decoy_hash: Arc::new(decoy_hash),
+        })
+    }
+
+    /// Hashes a password into an argon2id PHC string.
+    pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
+        let argon2 = Arc::clone(&self.argon2);
+        self.run(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            argon2
+                .hash_password(password.expose_secret().as_bytes(), &salt)
+                .map(|hash| hash.to_string())
+                .map_err(|_| PasswordError::Internal)
+        })
+        .await
+    }
+
+    /// Verifies a password against a stored PHC string. The comparison inside argon2 is
+    /// constant-time. A malformed stored hash verifies as false.
+    pub async fn verify(&self, password: SecretString, hash: String) -> Result<bool, PasswordError> {
+        let argon2 = Arc::clone(&self.argon2);
+        self.run(move || {
+            let Ok(parsed) = PasswordHash::new(&hash) else {
+                return Ok(false);
+            };
+            Ok(argon2
+                .verify_password(password.expose_secret().as_bytes(), &parsed)
+                .is_ok())
+        })
+        .await
+    }
+
+    /// Spends the time of one verification without a real hash (unknown user ID).
+    pub async fn verify_decoy(&self, password: SecretString) -> Result<bool, PasswordError> {
+        let decoy = self.decoy_hash.as_ref().clone();
+        self.verify(password, decoy).await.map(|_| false)
+    }
+
+    async fn run<T, F>(&self, work: F) -> Result<T, PasswordError>
+    where
+        F: FnOnce() -> Result<T, PasswordError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let already_pending = self.pending.fetch_add(1, Ordering::AcqRel);
+        // Decrements `pending` however this future ends, including when it is dropped.
+        let _pending = PendingGuard(&self.pending);
+        if already_pending >= self.capacity {
+            return Err(PasswordError::Overloaded);
+        }
+        let permit = Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| PasswordError::Internal)?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|_| PasswordError::Internal)?
+    }
+}
+
+struct PendingGuard<'a>(&'a AtomicUsize);
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> PasswordHasher {
+        let cost = PasswordCost {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        };
+        PasswordHasher::new(cost, 2, 4).expect("hasher")
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_and_no_other() {
+        let hasher = cheap();
+        let hash = hasher.hash(SecretString::from("correct horse")).await.expect("hash");
+        assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        check_phc_hash(&hash).expect("phc");
+        assert!(hasher.verify(SecretString::from("correct horse"), hash.clone()).await.expect("verify"));
+        assert!(!hasher.verify(SecretString::from("wrong horse"), hash).await.expect("verify"));
+    }
+
+    #[tokio::test]
+    async fn decoy_verification_is_always_false() {
+        let hasher = cheap();
+        assert!(!hasher.verify_decoy(SecretString::from("anything")).await.expect("decoy"));
+    }
+
+    #[tokio::test]
+    async fn hashes_beyond_the_queue_limit_are_shed() {
+        let cost = PasswordCost { memory_kib: 8 * 1024, iterations: 3, parallelism: 1 };
+        let hasher = PasswordHasher::new(cost, 1, 1).expect("hasher");
+        let attempts = (0..6).map(|_| hasher.hash(SecretString::from("password123")));
+        // join_all polls every future once, in order, before any completes: deterministic.
+        let results = futures::future::join_all(attempts).await;
+        let shed = results.iter().filter(|r| matches!(r, Err(PasswordError::Overloaded))).count();
+        let hashed = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!((hashed, shed), (2, 4));
+    }
+
+    #[test]
+    fn policy_refuses_empty_and_short_passwords() {
+        let policy = PasswordPolicy::default();
+        assert!(matches!(policy.check(&SecretString::from("")), Err(PasswordError::Empty)));
+        assert!(matches!(policy.check(&SecretString::from("short")), Err(PasswordError::TooShort(8))));
+        assert!(policy.check(&SecretString::from("long enough")).is_ok());
+    }
+
+    #[test]
+    fn only_argon2id_phc_strings_are_accepted() {
+        assert!(check_phc_hash("$argon2i$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo").is_err());
+        assert!(check_phc_hash("plaintext").is_err());
+        assert!(check_phc_hash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$SGFzaEhhc2hIYXNoSGFzaEhhc2hIYXNoSGFzaA").is_ok());
+    }
+}

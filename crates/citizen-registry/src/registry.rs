@@ -1,0 +1,521 @@
+//! The registry service: the operations callers use, each validating input, doing the
+//! credential work off the async runtime, and writing the change with its audit event.
+
+use crate::audit::{self, AuditEvent, ChainedEvent};
+use crate::citizen::{AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, FieldError, NewCitizen, UserId};
+use crate::cpr::CprError;
+use crate::import::{self, RejectedRow};
+use crate::lockout::LockoutPolicy;
+use crate::password::{PasswordCost, PasswordError, PasswordHasher, PasswordPolicy};
+use crate::sealing::{MasterKey, SealError, Sealer};
+use crate::store::{ImportedCitizen, Store, StoreError};
+use crate::totp::{self, TotpError};
+use secrecy::SecretString;
+use std::path::Path;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Registry failures, named for what the caller can do about them.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("invalid CPR number: {0}")]
+    InvalidCpr(#[from] CprError),
+    #[error("{0}")]
+    InvalidField(#[from] FieldError),
+    #[error("{0}")]
+    Password(#[from] PasswordError),
+    #[error("a citizen with this CPR number is already registered")]
+    DuplicateCpr,
+    #[error("the user ID '{0}' is already taken")]
+    DuplicateUserId(String),
+    /// Never echoes a CPR number.
+    #[error("unknown citizen: no citizen has that {0}")]
+    UnknownCitizen(&'static str),
+    #[error("the citizen has no TOTP authenticator")]
+    NoTotp,
+    #[error("TOTP failure: {0}")]
+    Totp(#[from] TotpError),
+    #[error("{0}")]
+    Seal(#[from] SealError),
+    #[error("cannot import: {0}")]
+    Import(String),
+    #[error("storage failure")]
+    Storage(#[from] StoreError),
+}
+
+/// Why a password login failed. The login page shows one message for all of these except
+/// `Overloaded`, so it never reveals whether a user ID exists.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthenticationError {
+    #[error("wrong user ID or password")]
+    InvalidCredentials,
+    #[error("too many failed attempts; locked until {until}")]
+    Locked { until: i64 },
+    #[error("the citizen's status is {}", .0.as_str())]
+    Inactive(CitizenStatus),
+    #[error("password checking is overloaded")]
+    Overloaded,
+    #[error("storage failure")]
+    Storage(#[from] StoreError),
+}
+
+/// Where a login comes from, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct LoginContext {
+    pub ip: Option<String>,
+    pub client_id: Option<String>,
+}
+
+/// Knobs of the registry, from configuration.
+#[derive(Debug, Clone)]
+pub struct RegistrySettings {
+    pub password_cost: PasswordCost,
+    /// Hashes computed at once; 0 means one per core.
+    pub password_max_in_flight: usize,
+    pub password_queue_limit: usize,
+    pub password_policy: PasswordPolicy,
+    pub lockout: LockoutPolicy,
+    /// The issuer label shown in authenticator apps.
+    pub totp_issuer: String,
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        Self {
+            password_cost: PasswordCost::default(),
+            password_max_in_flight: 0,
+            password_queue_limit: 256,
+            password_policy: PasswordPolicy::default(),
+            lockout: LockoutPolicy::default(),
+            totp_issuer: "Segl".to_owned(),
+        }
+    }
+}
+
+/// A newly enrolled TOTP authenticator, shown once.
+#[derive(Debug, Clone)]
+pub struct TotpEnrollment {
+    pub otpauth_uri: String,
+    pub secret_base32: String,
+}
+
+/// The result of checking a TOTP code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotpOutcome {
+    Accepted,
+    /// Wrong, expired, or already used.
+    Rejected,
+}
+
+/// Progress of an import, for a progress bar.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportProgress {
+    pub bytes_read: u64,
+    pub imported: u64,
+    pub rejected: u64,
+}
+
+/// The outcome of an import: the count imported and each rejected line with its reason.
+#[derive(Debug, Clone, Default)]
+pub struct ImportReport {
+    pub imported: u64,
+    pub rejected: Vec<RejectedRow>,
+}
+
+const TOTP_SEAL_PURPOSE: &str = "totp-secrets";
+
+#[derive(Clone)]
+pub struct Registry {
+    store: Store,
+    hasher: PasswordHasher,
+    totp_sealer: Arc<Sealer>,
+    settings: Arc<RegistrySettings>,
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl Registry {
+    pub fn new(store: Store, master_key: &MasterKey, settings: RegistrySettings) -> Result<Self, RegistryError> {
+        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+        let in_flight = match settings.password_max_in_flight {
+            0 => cores,
+            configured => configured,
+        };
+        let hasher = PasswordHasher::new(settings.password_cost, in_flight, settings.password_queue_limit)?;
+        Ok(Self {
+            store,
+            hasher,
+            totp_sealer: Arc::new(master_key.sealer(TOTP_SEAL_PURPOSE)?),
+            settings: Arc::new(settings),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Creates a citizen (status active). Validation and hashing happen before anything is written.
+    pub async fn add_citizen(
+        &self,
+        citizen: NewCitizen,
+        password: Option<SecretString>,
+        actor: &str,
+    ) -> Result<Citizen, RegistryError> {
+        if let Some(password) = &password {
+            self.settings.password_policy.check(password)?;
+        }
+        self.check_conflicts(&citizen).await?;
+        let hash = match password {
+            Some(password) => Some(self.hasher.hash(password).await?),
+            None => None,
+        };
+        let id = Uuid::new_v4();
+        let at = now();
+        let event = AuditEvent::new(audit::kind::CITIZEN_CREATED, Some(id), actor, at)
+            .with_detail(serde_json::json!({ "source": "single", "password": hash.is_some() }));
+        match self.store.insert_citizen(id, &citizen, hash.as_deref(), at, event).await {
+            Ok(()) => {}
+            // Lost a race with another writer: say which field, as the pre-check would have.
+            Err(StoreError::Conflict) => {
+                self.check_conflicts(&citizen).await?;
+                return Err(RegistryError::Storage(StoreError::Conflict));
+            }
+            Err(error) => return Err(error.into()),
+        }
+        self.store
+            .find_citizen_by_id(id)
+            .await?
+            .ok_or(RegistryError::UnknownCitizen("id"))
+    }
+
+    async fn check_conflicts(&self, citizen: &NewCitizen) -> Result<(), RegistryError> {
+        match self.store.find_conflicts(&citizen.cpr, &citizen.user_id).await? {
+            (true, _) => Err(RegistryError::DuplicateCpr),
+            (false, true) => Err(RegistryError::DuplicateUserId(citizen.user_id.as_str().to_owned())),
+            (false, false) => Ok(()),
+        }
+    }
+
+    pub async fn find_citizen(&self, lookup: &CitizenLookup) -> Result<Citizen, RegistryError> {
+        let what = match lookup {
+            CitizenLookup::Cpr(_) => "CPR number",
+            CitizenLookup::UserId(_) => "user ID",
+        };
+        self.store.find_citizen(lookup).await?.ok_or(RegistryError::UnknownCitizen(what))
+    }
+
+    pub async fn find_citizen_by_id(&self, id: Uuid) -> Result<Citizen, RegistryError> {
+        self.store.find_citizen_by_id(id).await?.ok_or(RegistryError::UnknownCitizen("id"))
+    }
+
+    pub async fn set_status(&self, citizen: &Citizen, status: CitizenStatus, actor: &str) -> Result<(), RegistryError> {
+        let at = now();
+        let event = AuditEvent::new(audit::kind::STATUS_CHANGED, Some(citizen.id), actor, at)
+            .with_detail(serde_json::json!({ "from": citizen.status.as_str(), "to": status.as_str() }));
+        if !self.store.update_status(citizen.id, status, at, event).await? {
+            return Err(RegistryError::UnknownCitizen("id"));
+        }
+        Ok(())
+    }
+
+    pub async fn set_ial(&self, citizen: &Citizen, ial: AssuranceLevel, actor: &str) -> Result<(), RegistryError> {
+        let at = now();
+        let event = AuditEvent::new(audit::kind::IAL_CHANGED, Some(citizen.id), actor, at)
+            .with_level(ial.as_str())
+            .with_detail(serde_json::json!({ "from": citizen.ial.as_str(), "to": ial.as_str() }));
+        if !self.store.update_ial(citizen.id, ial, at, event).await? {
+            return Err(RegistryError::UnknownCitizen("id"));
+        }
+        Ok(())
+    }
+
+    /// Sets a new password (and clears any lockout).
+    pub async fn set_password(&self, citizen: &Citizen, password: SecretString, actor: &str) -> Result<(), RegistryError> {
+        self.settings.password_policy.check(&password)?;
+        let hash = self.hasher.hash(password).await?;
+        let at = now();
+        let event = AuditEvent::new(audit::kind::PASSWORD_SET, Some(citizen.id), actor, at);
+        if !self.store.update_password(citizen.id, &hash, at, event).await? {
+            return Err(RegistryError::UnknownCitizen("id"));
+        }
+        Ok(())
+    }
+
+    /// Enrols (or replaces) the citizen's TOTP authenticator; the secret is sealed at rest.
+    pub async fn enroll_totp(&self, citizen: &Citizen, actor: &str) -> Result<TotpEnrollment, RegistryError> {
+        let secret = totp::generate_secret()?;
+        let sealed = self.totp_sealer.seal(&secret, &citizen.id.to_string())?;
+        let otpauth_uri = totp::otpauth_uri(&secret, citizen.user_id.as_str(), &self.settings.totp_issuer)?;
+        let at = now();
+        let event = AuditEvent::new(audit::kind::TOTP_ENROLLED, Some(citizen.id), actor, at)
+            .with_level(AssuranceLevel::Substantial.as_str());
+        if !self.store.update_totp(citizen.id, &sealed, at, event).await? {
+            return Err(RegistryError::UnknownCitizen("id"));
+        }
+        Ok(TotpEnrollment {
+            otpauth_uri,
+            secret_base32: totp::secret_base32(&secret)?,
+        })
+    }
+
+    async fn totp_secret(&self, citizen_id: Uuid) -> Result<(Vec<u8>, Option<i64>), RegistryError> {
+        let row = self.store.find_totp_row(citizen_id).await?.ok_or(RegistryError::UnknownCitizen("id"))?;
+        let sealed = row.totp_secret.ok_or(RegistryError::NoTotp)?;
+        let secret = self.totp_sealer.open(&sealed, &citizen_id.to_string())?;
+        Ok((secret, row.totp_last_step))
+    }
+
+    /// The current TOTP code of a citizen. Only for demo mode and tests: production never
+    /// shows a second factor's code to anyone but the authenticator.
+    pub async fn current_totp_code(&self, citizen_id: Uuid) -> Result<String, RegistryError> {
+        let (secret, _) = self.totp_secret(citizen_id).await?;
+        Ok(totp::code_at(&secret, now())?)
+    }
+
+    /// Checks a TOTP code (±1 step). A code is accepted once only, across all nodes: the used
+    /// step is recorded with a compare-and-set. Each check is audited.
+    pub async fn verify_totp(&self, citizen_id: Uuid, code: &str, context: &LoginContext) -> Result<TotpOutcome, RegistryError> {
+        let (secret, last_step) = self.totp_secret(citizen_id).await?;
+        let at = now();
+        let matched = totp::matching_step(&secret, code, at, last_step)?;
+        let event = |kind: &str| {
+            let mut event = AuditEvent::new(kind, Some(citizen_id), "citizen", at)
+                .with_ip(context.ip.clone())
+                .with_detail(serde_json::json!({ "factor": "otp" }));
+            event.client_id = context.client_id.clone();
+            event
+        };
+        if let Some(step) = matched {
+            let succeeded = event(audit::kind::FACTOR_SUCCEEDED).with_level(AssuranceLevel::Substantial.as_str());
+            if self.store.update_totp_step(citizen_id, step, succeeded).await? {
+                return Ok(TotpOutcome::Accepted);
+            }
+        }
+        self.store.insert_audit_events(vec![event(audit::kind::FACTOR_FAILED)]).await?;
+        Ok(TotpOutcome::Rejected)
+    }
+
+    /// Checks a user ID and password. Takes the time of one argon2id verification whether or
+    /// not the user ID exists; counts failures and locks with backoff; audits every attempt.
+    pub async fn authenticate_password(
+        &self,
+        user_id: &str,
+        password: SecretString,
+        context: &LoginContext,
+    ) -> Result<Citizen, AuthenticationError> {
+        let overloaded = |error: PasswordError| match error {
+            PasswordError::Overloaded => AuthenticationError::Overloaded,
+            _ => AuthenticationError::InvalidCredentials,
+        };
+        let row = match UserId::parse(user_id) {
+            Ok(user_id) => self.store.find_password_row(&user_id).await?,
+            Err(_) => None,
+        };
+        let at = now();
+        let Some(row) = row else {
+            self.hasher.verify_decoy(password).await.map_err(overloaded)?;
+            let event = AuditEvent::new(audit::kind::LOGIN_FAILED, None, "citizen", at)
+                .with_ip(context.ip.clone())
+                .with_detail(serde_json::json!({ "reason": "unknown_user_id" }));
+            self.store.insert_audit_events(vec![with_client(event, context)]).await?;
+            return Err(AuthenticationError::InvalidCredentials);
+        };
+        let citizen_id = Uuid::parse_str(&row.id).map_err(|_| StoreError::Corrupt("citizen id".into()))?;
+        let failed = |reason: &str| {
+            with_client(
+                AuditEvent::new(audit::kind::LOGIN_FAILED, Some(citizen_id), "citizen", at)
+                    .with_ip(context.ip.clone())
+                    .with_detail(serde_json::json!({ "reason": reason })),
+                context,
+            )
+        };
+        if let Some(until) = row.locked_until.filter(|until| *until > at) {
+            self.hasher.verify_decoy(password).await.map_err(overloaded)?;
+            self.store.insert_audit_events(vec![failed("locked")]).await?;
+            return Err(AuthenticationError::Locked { until });
+        }
+        let verified = match row.password_hash {
+            Some(hash) => self.hasher.verify(password, hash).await.map_err(overloaded)?,
+            None => self.hasher.verify_decoy(password).await.map_err(overloaded)?,
+        };
+        if !verified {
+            let lockout = self.settings.lockout;
+            self.store
+                .update_failed_attempt(citizen_id, |count| lockout.locked_until(count, at), failed("wrong_password"))
+                .await?;
+            return Err(AuthenticationError::InvalidCredentials);
+        }
+        let status = CitizenStatus::parse(&row.status).map_err(|_| StoreError::Corrupt("citizen status".into()))?;
+        if status != CitizenStatus::Active {
+            self.store.insert_audit_events(vec![failed(status.as_str())]).await?;
+            return Err(AuthenticationError::Inactive(status));
+        }
+        let succeeded = with_client(
+            AuditEvent::new(audit::kind::LOGIN_SUCCEEDED, Some(citizen_id), "citizen", at)
+                .with_ip(context.ip.clone())
+                .with_level(AssuranceLevel::Low.as_str())
+                .with_detail(serde_json::json!({ "factor": "pwd" })),
+            context,
+        );
+        self.store.update_login_success(citizen_id, succeeded).await?;
+        self.store
+            .find_citizen_by_id(citizen_id)
+            .await?
+            .ok_or(AuthenticationError::InvalidCredentials)
+    }
+
+    /// A citizen's latest audit events, newest first.
+    pub async fn history(&self, citizen_id: Uuid, limit: i64) -> Result<Vec<ChainedEvent>, RegistryError> {
+        Ok(self.store.find_audit_events_for(citizen_id, limit).await?)
+    }
+
+    /// Verifies the whole audit chain, page by page. Returns the number of events checked.
+    pub async fn verify_audit_chain(&self) -> Result<Result<u64, audit::ChainError>, RegistryError> {
+        let mut checked = 0u64;
+        let mut after = 0i64;
+        let mut previous: Option<ChainedEvent> = None;
+        loop {
+            let page = self.store.find_audit_events(after, 5000).await?;
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            let mut window = Vec::with_capacity(page.len() + 1);
+            window.extend(previous.take());
+            window.extend(page);
+            if let Err(error) = audit::verify(&window) {
+                return Ok(Err(error));
+            }
+            checked += (window.len() - usize::from(checked > 0)) as u64;
+            after = last.seq;
+            previous = Some(last);
+        }
+        let (head_seq, head_hash) = self.store.find_audit_head().await?;
+        if let Some(last) = previous {
+            if last.seq != head_seq || last.hash != head_hash {
+                return Ok(Err(audit::ChainError::Broken { seq: head_seq }));
+            }
+        }
+        Ok(Ok(checked))
+    }
+
+    /// Imports citizens from a CSV file. A reader thread parses and validates rows while this
+    /// task inserts batches; a rejected row writes nothing and the others are imported.
+    pub async fn import_csv(
+        &self,
+        path: &Path,
+        batch_size: usize,
+        actor: &str,
+        mut progress: impl FnMut(ImportProgress),
+    ) -> Result<ImportReport, RegistryError> {
+        let file = std::fs::File::open(path).map_err(|error| RegistryError::Import(format!("{}: {error}", path.display())))?;
+        let batch_size = batch_size.clamp(1, 2000);
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<ParsedBatch, String>>(4);
+        let reader = std::thread::spawn(move || read_batches(file, batch_size, &sender));
+        let mut report = ImportReport::default();
+        let mut state = ImportProgress::default();
+        while let Some(batch) = receiver.recv().await {
+            let batch = batch.map_err(RegistryError::Import)?;
+            let at = now();
+            let rows: Vec<ImportedCitizen> = batch
+                .rows
+                .iter()
+                .map(|row| ImportedCitizen {
+                    id: Uuid::new_v4(),
+                    citizen: row.citizen.clone(),
+                    password_hash: row.password_hash.clone(),
+                })
+                .collect();
+            let inserted = self.store.insert_citizens_batch(&rows, at, actor).await?;
+            let mut inserted_flags = vec![false; rows.len()];
+            for index in &inserted {
+                inserted_flags[*index] = true;
+            }
+            for (row, was_inserted) in batch.rows.iter().zip(inserted_flags) {
+                if !was_inserted {
+                    let reason = match self.store.find_conflicts(&row.citizen.cpr, &row.citizen.user_id).await? {
+                        (true, _) => "a citizen with this CPR number is already registered".to_owned(),
+                        _ => format!("the user ID '{}' is already taken", row.citizen.user_id.as_str()),
+                    };
+                    report.rejected.push(RejectedRow { line: row.line, reason });
+                }
+            }
+            report.imported += inserted.len() as u64;
+            report.rejected.extend(batch.rejected);
+            report.rejected.sort_by_key(|row| row.line);
+            state.imported = report.imported;
+            state.rejected = report.rejected.len() as u64;
+            state.bytes_read = batch.bytes_read;
+            progress(state);
+        }
+        reader
+            .join()
+            .map_err(|_| RegistryError::Import("the CSV reader stopped unexpectedly".into()))?;
+        Ok(report)
+    }
+}
+
+fn with_client(mut event: AuditEvent, context: &LoginContext) -> AuditEvent {
+    event.client_id = context.client_id.clone();
+    event
+}
+
+struct ParsedBatch {
+    rows: Vec<import::ImportRow>,
+    rejected: Vec<RejectedRow>,
+    bytes_read: u64,
+}
+
+/// Runs on its own thread: blocking file reads and CSV parsing stay off the async runtime.
+fn read_batches(file: std::fs::File, batch_size: usize, sender: &tokio::sync::mpsc::Sender<Result<ParsedBatch, String>>) {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 20)
+        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+    let mut record = csv::ByteRecord::new();
+    let mut batch = ParsedBatch { rows: Vec::with_capacity(batch_size), rejected: Vec::new(), bytes_read: 0 };
+    let mut is_header = true;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(error) => {
+                let line = error.position().map(|position| position.line()).unwrap_or_default();
+                let _ = sender.blocking_send(Err(format!("line {line}: {error}")));
+                return;
+            }
+        }
+        let line = record.position().map(|position| position.line()).unwrap_or_default();
+        let fields: Vec<&[u8]> = record.iter().collect();
+        if is_header {
+            is_header = false;
+            if let Err(message) = import::check_header(&fields) {
+                let _ = sender.blocking_send(Err(message));
+                return;
+            }
+            continue;
+        }
+        match import::parse_row(&fields, line) {
+            Ok(row) => batch.rows.push(row),
+            Err(rejected) => batch.rejected.push(rejected),
+        }
+        if batch.rows.len() + batch.rejected.len() >= batch_size {
+            batch.bytes_read = reader.position().byte();
+            let full = std::mem::replace(
+                &mut batch,
+                ParsedBatch { rows: Vec::with_capacity(batch_size), rejected: Vec::new(), bytes_read: 0 },
+            );
+            if sender.blocking_send(Ok(full)).is_err() {
+                return;
+            }
+        }
+    }
+    if is_header {
+        let _ = sender.blocking_send(Err("the file is empty: it needs a header row".to_owned()));
+        return;
+    }
+    batch.bytes_read = reader.position().byte();
+    let _ = sender.blocking_send(Ok(batch));
+}

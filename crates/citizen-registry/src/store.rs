@@ -1,0 +1,540 @@
+//! All of the registry's SQL, over sqlx's `AnyPool` (SQLite or PostgreSQL). Owns the tables
+//! `citizens`, `audit_head` and `audit_events`.
+//!
+//! SQLite note: a write transaction starts with a write, so that it takes the write lock (and
+//! waits on `busy_timeout`) up front instead of failing to upgrade a read lock later.
+
+use crate::audit::{self, AuditEvent, ChainedEvent};
+use crate::citizen::{AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, Email, NewCitizen, PersonName, UserId};
+use crate::cpr::NationalId;
+use sqlx::AnyConnection;
+use sqlx::{AnyPool, FromRow};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("a stored row is corrupt: {0}")]
+    Corrupt(String),
+    #[error("unique constraint violated")]
+    Conflict,
+}
+
+impl StoreError {
+    fn from_insert(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(database) if database.is_unique_violation() => Self::Conflict,
+            _ => Self::Database(error),
+        }
+    }
+}
+
+/// The registry's handle on the database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+const CITIZEN_COLUMNS: &str = "id, cpr, user_id, given_name, family_name, email, status, ial, \
+     CAST(CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_password, \
+     CAST(CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_totp, \
+     failed_attempts, locked_until, created_at, updated_at";
+
+#[derive(FromRow)]
+struct CitizenRow {
+    id: String,
+    cpr: String,
+    user_id: String,
+    given_name: String,
+    family_name: String,
+    email: Option<String>,
+    status: String,
+    ial: String,
+    has_password: i64,
+    has_totp: i64,
+    failed_attempts: i64,
+    locked_until: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<CitizenRow> for Citizen {
+    type Error = StoreError;
+
+    fn try_from(row: CitizenRow) -> Result<Self, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("citizen {}: {what}", row.id));
+        Ok(Citizen {
+            id: Uuid::parse_str(&row.id).map_err(|_| corrupt("id"))?,
+            cpr: NationalId::parse(&row.cpr).map_err(|_| corrupt("cpr"))?,
+            user_id: UserId::parse(&row.user_id).map_err(|_| corrupt("user_id"))?,
+            given_name: PersonName::parse(&row.given_name, "given name").map_err(|_| corrupt("given_name"))?,
+            family_name: PersonName::parse(&row.family_name, "family name").map_err(|_| corrupt("family_name"))?,
+            email: row.email.as_deref().map(Email::parse).transpose().map_err(|_| corrupt("email"))?,
+            status: CitizenStatus::parse(&row.status).map_err(|_| corrupt("status"))?,
+            ial: AssuranceLevel::parse(&row.ial).map_err(|_| corrupt("ial"))?,
+            has_password: row.has_password != 0,
+            has_totp: row.has_totp != 0,
+            failed_attempts: row.failed_attempts,
+            locked_until: row.locked_until,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// Credentials needed to check a password login. Never leaves the crate.
+#[derive(FromRow)]
+pub(crate) struct PasswordRow {
+    pub id: String,
+    pub status: String,
+    pub password_hash: Option<String>,
+    pub locked_until: Option<i64>,
+}
+
+#[derive(FromRow)]
+pub(crate) struct TotpRow {
+    pub totp_secret: Option<String>,
+    pub totp_last_step: Option<i64>,
+}
+
+/// A value bound into a dynamic `UPDATE`.
+enum SqlValue {
+    Text(String),
+    Int(i64),
+}
+
+/// A citizen row ready for a bulk insert (from an import).
+pub struct ImportedCitizen {
+    pub id: Uuid,
+    pub citizen: NewCitizen,
+    pub password_hash: Option<String>,
+}
+
+#[derive(FromRow)]
+struct AuditRow {
+    seq: i64,
+    id: String,
+    at: i64,
+    kind: String,
+    citizen_id: Option<String>,
+    actor: String,
+    client_id: Option<String>,
+    ip: Option<String>,
+    level: Option<String>,
+    detail: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl TryFrom<AuditRow> for ChainedEvent {
+    type Error = StoreError;
+
+    fn try_from(row: AuditRow) -> Result<Self, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("audit event {}: {what}", row.seq));
+        Ok(ChainedEvent {
+            seq: row.seq,
+            event: AuditEvent {
+                id: Uuid::parse_str(&row.id).map_err(|_| corrupt("id"))?,
+                at: row.at,
+                kind: row.kind,
+                citizen_id: row
+                    .citizen_id
+                    .as_deref()
+                    .map(Uuid::parse_str)
+                    .transpose()
+                    .map_err(|_| corrupt("citizen_id"))?,
+                actor: row.actor,
+                client_id: row.client_id,
+                ip: row.ip,
+                level: row.level,
+                detail: serde_json::from_str(&row.detail).map_err(|_| corrupt("detail"))?,
+            },
+            prev_hash: row.prev_hash,
+            hash: row.hash,
+        })
+    }
+}
+
+impl Store {
+    pub fn new(pool: AnyPool) -> Self {
+        Self { pool }
+    }
+
+    pub async fn find_citizen(&self, lookup: &CitizenLookup) -> Result<Option<Citizen>, StoreError> {
+        let (column, value) = match lookup {
+            CitizenLookup::Cpr(cpr) => ("cpr", cpr.digits().to_owned()),
+            CitizenLookup::UserId(user_id) => ("user_id_key", user_id.key()),
+        };
+        let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE {column} = $1");
+        let row: Option<CitizenRow> = sqlx::query_as(&sql).bind(value).fetch_optional(&self.pool).await?;
+        row.map(Citizen::try_from).transpose()
+    }
+
+    pub async fn find_citizen_by_id(&self, id: Uuid) -> Result<Option<Citizen>, StoreError> {
+        let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE id = $1");
+        let row: Option<CitizenRow> = sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(&self.pool).await?;
+        row.map(Citizen::try_from).transpose()
+    }
+
+    /// Which of the CPR number and the user ID are taken already: `(cpr_taken, user_id_taken)`.
+    pub async fn find_conflicts(&self, cpr: &NationalId, user_id: &UserId) -> Result<(bool, bool), StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT cpr, user_id_key FROM citizens WHERE cpr = $1 OR user_id_key = $2")
+                .bind(cpr.digits())
+                .bind(user_id.key())
+                .fetch_all(&self.pool)
+                .await?;
+        let cpr_taken = rows.iter().any(|(taken, _)| taken == cpr.digits());
+        let user_id_taken = rows.iter().any(|(_, taken)| *taken == user_id.key());
+        Ok((cpr_taken, user_id_taken))
+    }
+
+    pub(crate) async fn find_password_row(&self, user_id: &UserId) -> Result<Option<PasswordRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, status, password_hash, locked_until FROM citizens WHERE user_id_key = $1",
+        )
+        .bind(user_id.key())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub(crate) async fn find_totp_row(&self, citizen_id: Uuid) -> Result<Option<TotpRow>, StoreError> {
+        Ok(sqlx::query_as("SELECT totp_secret, totp_last_step FROM citizens WHERE id = $1")
+            .bind(citizen_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Inserts a citizen and its `citizen.created` event in one transaction.
+    pub async fn insert_citizen(
+        &self,
+        id: Uuid,
+        citizen: &NewCitizen,
+        password_hash: Option<&str>,
+        now: i64,
+        event: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO citizens (id, cpr, user_id, user_id_key, given_name, family_name, birth_date, \
+             email, status, ial, password_hash, password_changed_at, failed_attempts, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', 'substantial', $9, $10, 0, $11, $11)",
+        )
+        .bind(id.to_string())
+        .bind(citizen.cpr.digits())
+        .bind(citizen.user_id.as_str())
+        .bind(citizen.user_id.key())
+        .bind(citizen.given_name.as_str())
+        .bind(citizen.family_name.as_str())
+        .bind(citizen.cpr.birth_date().to_string())
+        .bind(citizen.email.as_ref().map(|email| email.as_str().to_owned()))
+        .bind(password_hash.map(str::to_owned))
+        .bind(password_hash.map(|_| now))
+        .bind(now)
+        .execute(&mut *transaction)
+        .await
+        .map_err(StoreError::from_insert)?;
+        append_audit(&mut transaction, vec![event]).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Inserts a batch in one transaction, skipping rows whose CPR number or user ID is taken.
+    /// Returns the indexes (into `batch`) of the rows inserted.
+    pub async fn insert_citizens_batch(
+        &self,
+        batch: &[ImportedCitizen],
+        now: i64,
+        actor: &str,
+    ) -> Result<Vec<usize>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        const COLUMNS: usize = 12;
+        let mut sql = String::with_capacity(160 + batch.len() * 64);
+        sql.push_str(
+            "INSERT INTO citizens (id, cpr, user_id, user_id_key, given_name, family_name, birth_date, \
+             email, password_hash, password_changed_at, created_at, updated_at) VALUES ",
+        );
+        for index in 0..batch.len() {
+            if index > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for column in 0..COLUMNS {
+                if column > 0 {
+                    sql.push(',');
+                }
+                sql.push('$');
+                sql.push_str(&(index * COLUMNS + column + 1).to_string());
+            }
+            sql.push(')');
+        }
+        // Both SQLite (3.35+) and PostgreSQL: skip rows hitting any unique constraint.
+        sql.push_str(" ON CONFLICT DO NOTHING RETURNING id");
+        let mut query = sqlx::query_as::<_, (String,)>(&sql);
+        for row in batch {
+            let citizen = &row.citizen;
+            query = query
+                .bind(row.id.to_string())
+                .bind(citizen.cpr.digits().to_owned())
+                .bind(citizen.user_id.as_str().to_owned())
+                .bind(citizen.user_id.key())
+                .bind(citizen.given_name.as_str().to_owned())
+                .bind(citizen.family_name.as_str().to_owned())
+                .bind(citizen.cpr.birth_date().to_string())
+                .bind(citizen.email.as_ref().map(|email| email.as_str().to_owned()))
+                .bind(row.password_hash.clone())
+                .bind(row.password_hash.as_ref().map(|_| now))
+                .bind(now)
+                .bind(now);
+        }
+        let mut transaction = self.pool.begin().await?;
+        let inserted: Vec<(String,)> = query.fetch_all(&mut *transaction).await?;
+        let inserted_ids: std::collections::HashSet<String> = inserted.into_iter().map(|(id,)| id).collect();
+        let mut inserted_indexes = Vec::with_capacity(inserted_ids.len());
+        let mut events = Vec::with_capacity(inserted_ids.len());
+        for (index, row) in batch.iter().enumerate() {
+            if inserted_ids.contains(&row.id.to_string()) {
+                inserted_indexes.push(index);
+                events.push(
+                    AuditEvent::new(audit::kind::CITIZEN_CREATED, Some(row.id), actor, now)
+                        .with_detail(serde_json::json!({ "source": "import" })),
+                );
+            }
+        }
+        append_audit(&mut transaction, events).await?;
+        transaction.commit().await?;
+        Ok(inserted_indexes)
+    }
+
+    /// Runs `UPDATE citizens SET <assignments> WHERE id = ...` and records `event`, atomically.
+    /// Returns false (and writes nothing) when no such citizen exists.
+    async fn update_citizen_with_event(
+        &self,
+        citizen_id: Uuid,
+        assignments: &str,
+        values: Vec<SqlValue>,
+        now: i64,
+        event: AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE citizens SET {assignments}, updated_at = ${} WHERE id = ${}",
+            values.len() + 1,
+            values.len() + 2
+        );
+        let mut query = sqlx::query(&sql);
+        for value in values {
+            query = match value {
+                SqlValue::Text(text) => query.bind(text),
+                SqlValue::Int(number) => query.bind(number),
+            };
+        }
+        let mut transaction = self.pool.begin().await?;
+        let result = query.bind(now).bind(citizen_id.to_string()).execute(&mut *transaction).await?;
+        if result.rows_affected() == 0 {
+            return Ok(false);
+        }
+        append_audit(&mut transaction, vec![event]).await?;
+        transaction.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn update_status(&self, citizen_id: Uuid, status: CitizenStatus, now: i64, event: AuditEvent) -> Result<bool, StoreError> {
+        self.update_citizen_with_event(citizen_id, "status = $1", vec![SqlValue::Text(status.as_str().to_owned())], now, event)
+            .await
+    }
+
+    pub async fn update_ial(&self, citizen_id: Uuid, ial: AssuranceLevel, now: i64, event: AuditEvent) -> Result<bool, StoreError> {
+        self.update_citizen_with_event(citizen_id, "ial = $1", vec![SqlValue::Text(ial.as_str().to_owned())], now, event)
+            .await
+    }
+
+    pub async fn update_password(&self, citizen_id: Uuid, hash: &str, now: i64, event: AuditEvent) -> Result<bool, StoreError> {
+        self.update_citizen_with_event(
+            citizen_id,
+            "password_hash = $1, password_changed_at = $2, failed_attempts = 0, locked_until = NULL",
+            vec![SqlValue::Text(hash.to_owned()), SqlValue::Int(now)],
+            now,
+            event,
+        )
+        .await
+    }
+
+    pub async fn update_totp(&self, citizen_id: Uuid, sealed_secret: &str, now: i64, event: AuditEvent) -> Result<bool, StoreError> {
+        self.update_citizen_with_event(
+            citizen_id,
+            "totp_secret = $1, totp_enrolled_at = $2, totp_last_step = NULL",
+            vec![SqlValue::Text(sealed_secret.to_owned()), SqlValue::Int(now)],
+            now,
+            event,
+        )
+        .await
+    }
+
+    /// Records a used TOTP step, only if it is newer than the last one (compare-and-set, so two
+    /// nodes cannot both accept the same code). Returns whether this call won.
+    pub(crate) async fn update_totp_step(&self, citizen_id: Uuid, step: i64, event: AuditEvent) -> Result<bool, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let result = sqlx::query(
+            "UPDATE citizens SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(citizen_id.to_string())
+        .execute(&mut *transaction)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Ok(false);
+        }
+        append_audit(&mut transaction, vec![event]).await?;
+        transaction.commit().await?;
+        Ok(true)
+    }
+
+    /// Counts one failed attempt and returns the new count.
+    pub(crate) async fn update_failed_attempt(
+        &self,
+        citizen_id: Uuid,
+        locked_until: impl FnOnce(i64) -> Option<i64>,
+        event: AuditEvent,
+    ) -> Result<(i64, Option<i64>), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let (failed_attempts,): (i64,) = sqlx::query_as(
+            "UPDATE citizens SET failed_attempts = failed_attempts + 1 WHERE id = $1 RETURNING failed_attempts",
+        )
+        .bind(citizen_id.to_string())
+        .fetch_one(&mut *transaction)
+        .await?;
+        let until = locked_until(failed_attempts);
+        sqlx::query("UPDATE citizens SET locked_until = $1 WHERE id = $2")
+            .bind(until)
+            .bind(citizen_id.to_string())
+            .execute(&mut *transaction)
+            .await?;
+        let mut event = event;
+        if let serde_json::Value::Object(detail) = &mut event.detail {
+            detail.insert("failed_attempts".into(), failed_attempts.into());
+            if let Some(until) = until {
+                detail.insert("locked_until".into(), until.into());
+            }
+        }
+        append_audit(&mut transaction, vec![event]).await?;
+        transaction.commit().await?;
+        Ok((failed_attempts, until))
+    }
+
+    /// Resets the failure counter after a successful login and records it.
+    pub(crate) async fn update_login_success(&self, citizen_id: Uuid, event: AuditEvent) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query("UPDATE citizens SET failed_attempts = 0, locked_until = NULL WHERE id = $1")
+            .bind(citizen_id.to_string())
+            .execute(&mut *transaction)
+            .await?;
+        append_audit(&mut transaction, vec![event]).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Records events outside any other change.
+    pub async fn insert_audit_events(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        append_audit(&mut transaction, events).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Events in chain order, from `after_seq` (exclusive), at most `limit`.
+    pub async fn find_audit_events(&self, after_seq: i64, limit: i64) -> Result<Vec<ChainedEvent>, StoreError> {
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT seq, id, at, kind, citizen_id, actor, client_id, ip, level, detail, prev_hash, hash \
+             FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(ChainedEvent::try_from).collect()
+    }
+
+    /// A citizen's most recent events, newest first (uses `audit_events_citizen_at`).
+    pub async fn find_audit_events_for(&self, citizen_id: Uuid, limit: i64) -> Result<Vec<ChainedEvent>, StoreError> {
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT seq, id, at, kind, citizen_id, actor, client_id, ip, level, detail, prev_hash, hash \
+             FROM audit_events WHERE citizen_id = $1 ORDER BY at DESC, seq DESC LIMIT $2",
+        )
+        .bind(citizen_id.to_string())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(ChainedEvent::try_from).collect()
+    }
+
+    /// The chain head `(seq, hash)`.
+    pub async fn find_audit_head(&self) -> Result<(i64, String), StoreError> {
+        Ok(sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?)
+    }
+}
+
+/// Appends events to the hash chain inside the caller's transaction.
+///
+/// Updating the single `audit_head` row first serialises appenders: PostgreSQL holds its row
+/// lock and SQLite its write lock until the transaction ends, so the chain stays linear across
+/// processes and nodes. Callers make this the last statement before commit, to hold it briefly.
+pub async fn append_audit(connection: &mut AnyConnection, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let count = events.len() as i64;
+    let (new_seq, head_hash): (i64, String) =
+        sqlx::query_as("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash")
+            .bind(count)
+            .fetch_one(&mut *connection)
+            .await?;
+    let chained = audit::chain(events, new_seq - count, &head_hash);
+    // Keep each statement under SQLite's 32,766 bound parameters.
+    for chunk in chained.chunks(1000) {
+        const COLUMNS: usize = 12;
+        let mut sql = String::from(
+            "INSERT INTO audit_events (seq, id, at, kind, citizen_id, actor, client_id, ip, level, detail, prev_hash, hash) VALUES ",
+        );
+        for index in 0..chunk.len() {
+            if index > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for column in 0..COLUMNS {
+                if column > 0 {
+                    sql.push(',');
+                }
+                sql.push('$');
+                sql.push_str(&(index * COLUMNS + column + 1).to_string());
+            }
+            sql.push(')');
+        }
+        let mut query = sqlx::query(&sql);
+        for chained in chunk {
+            let event = &chained.event;
+            query = query
+                .bind(chained.seq)
+                .bind(event.id.to_string())
+                .bind(event.at)
+                .bind(event.kind.clone())
+                .bind(event.citizen_id.map(|id| id.to_string()))
+                .bind(event.actor.clone())
+                .bind(event.client_id.clone())
+                .bind(event.ip.clone())
+                .bind(event.level.clone())
+                .bind(event.detail.to_string())
+                .bind(chained.prev_hash.clone())
+                .bind(chained.hash.clone());
+        }
+        query.execute(&mut *connection).await?;
+    }
+    let last_hash = chained.last().map(|event| event.hash.clone()).unwrap_or(head_hash);
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(last_hash)
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}

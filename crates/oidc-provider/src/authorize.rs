@@ -1,0 +1,1375 @@
+//! Authorization requests (OIDC Core 3.1.2, RFC 6749 4.1): validation and the response to the client.
+//!
+//! Errors at the authorization endpoint come in two kinds (NEMLOGIN.md rule 4, RFC 6749 4.1.2.1,
+//! RFC 9700 4.11): while the client and its redirect URI are not yet trusted, an error is shown to
+//! the citizen as a page and never redirected; once they are, every error goes back to the client
+//! as a redirect. Hence two stages:
+//!
+//! 1. [`parse`] takes the raw parameters (query string for GET, form body for POST) and returns a
+//!    [`RawAuthorizationRequest`] whose [`client_id`](RawAuthorizationRequest::client_id) the
+//!    caller looks up, or a [`PageError`].
+//! 2. [`validate`] takes that request and the lookup result (`Option<&Client>`) and returns a
+//!    validated [`AuthorizationRequest`], or an [`AuthorizeError`]: either
+//!    [`ShowPage`](AuthorizeError::ShowPage) (unknown client, missing or unregistered
+//!    `redirect_uri`) or [`Redirect`](AuthorizeError::Redirect) with a [`RedirectError`].
+//!
+//! Both outcomes that reach the client, a code or a [`RedirectError`], become an
+//! [`AuthorizationResponse`], whose [`delivery`](AuthorizationResponse::delivery) is either a
+//! `Location` for `response_mode=query` or the fields of an auto-submitting form for
+//! `response_mode=form_post`. Both carry `iss` (RFC 9207).
+//!
+//! Choices where the specifications leave room:
+//! - `redirect_uri` is always required, even for a client with one registered URI (OIDC Core
+//!   3.1.2.1 makes it REQUIRED), and compared character for character (RFC 9700 2.1).
+//! - A parameter with an empty value counts as absent (RFC 6749 3.1); a parameter that is sent
+//!   twice is `invalid_request` (RFC 6749 3.1), and never redirects if it is `client_id` or
+//!   `redirect_uri`. More than [`MAX_PARAMETERS`] parameters, or a name longer than
+//!   [`MAX_NAME_BYTES`], is refused before anything else as a page; a value longer than
+//!   [`MAX_VALUE_BYTES`] is `invalid_request` (and a page for `client_id` and `redirect_uri`).
+//!   A `state` that is repeated or too long is not echoed back.
+//! - `prompt`: Segl supports `none` and `login`. It has no consent screen (what a client receives
+//!   is fixed when it is registered) and one account per citizen, so, as OIDC Core 3.1.2.1 says
+//!   for an OP that cannot obtain consent or an account choice, `consent` fails with
+//!   `consent_required` and `select_account` with `account_selection_required`. Any other value
+//!   is `invalid_request` (OpenID Connect Prompt Create 4.1 for values the OP does not support),
+//!   and `none` with any other value is `invalid_request` (OIDC Core 3.1.2.1).
+//! - `request`, `request_uri` and `registration` are refused with `request_not_supported`,
+//!   `request_uri_not_supported` and `registration_not_supported` (OIDC Core 3.1.2.6).
+//! - `unauthorized_client` is not produced here: a [`Client`] has no per-client grant types, so
+//!   every registered client may use the code flow.
+//! - Unknown parameters are ignored (RFC 6749 3.1), and so is `display`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::client::Client;
+use crate::pkce::CodeChallenge;
+
+/// More parameters than this is refused outright (an error page), before any other check.
+pub const MAX_PARAMETERS: usize = 50;
+/// Longest parameter name accepted; no parameter Segl knows comes close.
+pub const MAX_NAME_BYTES: usize = 64;
+/// Longest parameter value accepted.
+pub const MAX_VALUE_BYTES: usize = 2048;
+
+/// Errors shown to the citizen as a page, never redirected: the redirect target is not trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PageError {
+    #[error("The request has too many parameters or a parameter name that is too long.")]
+    RequestTooLarge,
+    #[error("The request does not name a client (client_id is missing).")]
+    MissingClientId,
+    #[error("The client_id parameter is repeated or too long.")]
+    MalformedClientId,
+    #[error("The client is not registered with Segl.")]
+    UnknownClient,
+    #[error("The request has no redirect_uri.")]
+    MissingRedirectUri,
+    #[error("The redirect_uri parameter is repeated, too long or contains a fragment.")]
+    MalformedRedirectUri,
+    #[error("The redirect_uri is not registered for this client.")]
+    UnregisteredRedirectUri,
+}
+
+/// Error codes returned to the client (RFC 6749 4.1.2.1, OIDC Core 3.1.2.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    UnauthorizedClient,
+    AccessDenied,
+    UnsupportedResponseType,
+    InvalidScope,
+    ServerError,
+    TemporarilyUnavailable,
+    InteractionRequired,
+    LoginRequired,
+    AccountSelectionRequired,
+    ConsentRequired,
+    RequestNotSupported,
+    RequestUriNotSupported,
+    RegistrationNotSupported,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InteractionRequired => "interaction_required",
+            Self::LoginRequired => "login_required",
+            Self::AccountSelectionRequired => "account_selection_required",
+            Self::ConsentRequired => "consent_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::RegistrationNotSupported => "registration_not_supported",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+/// How the response reaches the client (OAuth 2.0 Multiple Response Types, Form Post Response Mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// Parameters in the query of a redirect: the default for `response_type=code`.
+    #[default]
+    Query,
+    /// Parameters in an HTML form the browser posts to the redirect URI.
+    FormPost,
+}
+
+impl ResponseMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::FormPost => "form_post",
+        }
+    }
+}
+
+/// What the `prompt` parameter asks for; `none` and `login` exclude each other (OIDC Core 3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Prompt {
+    /// No `prompt`: an SSO session that satisfies the request is reused.
+    #[default]
+    Default,
+    /// `prompt=none`: no user interface; fail with `login_required` or `interaction_required`.
+    None,
+    /// `prompt=login`: authenticate the citizen again even with a session.
+    Login,
+}
+
+/// An error returned to the client's (trusted) redirect URI.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}: {description}")]
+pub struct RedirectError {
+    pub error: ErrorCode,
+    /// Plain English for the developer of the client (`error_description`).
+    pub description: String,
+    /// Echoed as sent, if the request carried a usable `state`.
+    pub state: Option<String>,
+    pub redirect_uri: String,
+    pub response_mode: ResponseMode,
+}
+
+impl RedirectError {
+    /// The response that carries this error to the client, with `iss` set to `issuer` (RFC 9207).
+    pub fn to_response(&self, issuer: &str) -> AuthorizationResponse {
+        AuthorizationResponse::error(self, issuer)
+    }
+}
+
+/// Why [`validate`] refused a request; the variant says how to answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthorizeError {
+    /// Show an error page to the citizen; do not redirect.
+    #[error(transparent)]
+    ShowPage(#[from] PageError),
+    /// Send the error to the client's redirect URI.
+    #[error(transparent)]
+    Redirect(#[from] RedirectError),
+}
+
+/// The parameters of an authorization request, with a `client_id` to look up; see [`parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAuthorizationRequest {
+    client_id: String,
+    /// Parameters sent exactly once, with a non-empty value of acceptable size.
+    parameters: BTreeMap<String, String>,
+    /// Names of parameters sent more than once.
+    repeated: BTreeSet<String>,
+    /// Names of parameters whose value is longer than [`MAX_VALUE_BYTES`].
+    oversized: BTreeSet<String>,
+}
+
+impl RawAuthorizationRequest {
+    /// The client to look up before calling [`validate`]. Not yet checked against anything.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.parameters.get(name).map(String::as_str)
+    }
+
+    /// Whether the parameter was sent at all (even repeated or oversized).
+    fn has(&self, name: &str) -> bool {
+        self.parameters.contains_key(name)
+            || self.repeated.contains(name)
+            || self.oversized.contains(name)
+    }
+}
+
+/// A validated authorization request (OIDC Core 3.1.2.2), ready for login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    /// Registered exactly for the client.
+    pub redirect_uri: String,
+    /// Requested scopes in the order given, without duplicates; always contains `openid`.
+    pub scopes: Vec<String>,
+    pub state: String,
+    pub nonce: String,
+    pub code_challenge: CodeChallenge,
+    pub response_mode: ResponseMode,
+    pub prompt: Prompt,
+    /// Seconds since the last active authentication that the client accepts (OIDC Core 3.1.2.1).
+    pub max_age: Option<i64>,
+    pub login_hint: Option<String>,
+    /// Raw ID token hint; checking it is the session logic's job.
+    pub id_token_hint: Option<String>,
+    /// Preferred languages (BCP 47 tags), in order of preference.
+    pub ui_locales: Vec<String>,
+    /// Requested ACR values as sent; the assurance-level module interprets them.
+    pub acr_values: Vec<String>,
+    /// The `claims` parameter (OIDC Core 5.5) as sent; checked to be a JSON object.
+    pub claims: Option<String>,
+}
+
+impl AuthorizationRequest {
+    /// An error for this request, e.g. `access_denied` when the citizen cancels, or
+    /// `login_required` for `prompt=none` without a session.
+    pub fn error(&self, error: ErrorCode, description: impl Into<String>) -> RedirectError {
+        RedirectError {
+            error,
+            description: description.into(),
+            state: Some(self.state.clone()),
+            redirect_uri: self.redirect_uri.clone(),
+            response_mode: self.response_mode,
+        }
+    }
+
+    /// The successful response carrying `code` (RFC 6749 4.1.2, RFC 9207 2).
+    pub fn success(&self, code: &str, issuer: &str) -> AuthorizationResponse {
+        AuthorizationResponse::success(self, code, issuer)
+    }
+}
+
+/// Reads the raw parameters of an authorization request (RFC 6749 3.1).
+///
+/// Fails, as a page, only when the request is too large or has no usable `client_id`; every
+/// other problem is kept for [`validate`], which can report it to the client.
+pub fn parse(params: &[(String, String)]) -> Result<RawAuthorizationRequest, PageError> {
+    if params.len() > MAX_PARAMETERS || params.iter().any(|(name, _)| name.len() > MAX_NAME_BYTES) {
+        return Err(PageError::RequestTooLarge);
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    // RFC 6749 3.1: parameters sent without a value MUST be treated as if they were omitted.
+    for (name, _) in params.iter().filter(|(_, value)| !value.is_empty()) {
+        *seen.entry(name.as_str()).or_default() += 1;
+    }
+    let mut parameters = BTreeMap::new();
+    let mut repeated = BTreeSet::new();
+    let mut oversized = BTreeSet::new();
+    for (name, value) in params.iter().filter(|(_, value)| !value.is_empty()) {
+        if seen.get(name.as_str()).copied().unwrap_or(0) > 1 {
+            // RFC 6749 3.1: request parameters MUST NOT be included more than once.
+            repeated.insert(name.clone());
+        } else if value.len() > MAX_VALUE_BYTES {
+            oversized.insert(name.clone());
+        } else {
+            parameters.insert(name.clone(), value.clone());
+        }
+    }
+    if repeated.contains("client_id") || oversized.contains("client_id") {
+        return Err(PageError::MalformedClientId);
+    }
+    let client_id = parameters
+        .get("client_id")
+        .cloned()
+        .ok_or(PageError::MissingClientId)?;
+    Ok(RawAuthorizationRequest {
+        client_id,
+        parameters,
+        repeated,
+        oversized,
+    })
+}
+
+/// Validates a parsed request against the looked-up client (`None`: no such client).
+pub fn validate(
+    raw: &RawAuthorizationRequest,
+    client: Option<&Client>,
+) -> Result<AuthorizationRequest, AuthorizeError> {
+    let (client, redirect_uri) = trusted_target(raw, client)?;
+    validate_for_trusted_redirect(raw, client, redirect_uri).map_err(AuthorizeError::Redirect)
+}
+
+/// OIDC Core 3.1.2.1, RFC 6749 4.1.2.1: establishes the client and redirect URI, or a page error.
+fn trusted_target<'a, 'c>(
+    raw: &'a RawAuthorizationRequest,
+    client: Option<&'c Client>,
+) -> Result<(&'c Client, &'a str), PageError> {
+    // The lookup must be for this very client_id; anything else is treated as unknown.
+    let client = client
+        .filter(|client| client.id == raw.client_id)
+        .ok_or(PageError::UnknownClient)?;
+    if raw.repeated.contains("redirect_uri") || raw.oversized.contains("redirect_uri") {
+        return Err(PageError::MalformedRedirectUri);
+    }
+    // OIDC Core 3.1.2.1: redirect_uri is REQUIRED, even when the client has registered one.
+    let redirect_uri = raw
+        .get("redirect_uri")
+        .ok_or(PageError::MissingRedirectUri)?;
+    // RFC 6749 3.1.2: the redirection endpoint URI MUST NOT include a fragment component.
+    if redirect_uri.contains('#') {
+        return Err(PageError::MalformedRedirectUri);
+    }
+    // OIDC Core 3.1.2.1, RFC 9700 2.1: exact string matching against a registered URI.
+    if !client
+        .redirect_uris
+        .iter()
+        .any(|registered| registered == redirect_uri)
+    {
+        return Err(PageError::UnregisteredRedirectUri);
+    }
+    Ok((client, redirect_uri))
+}
+
+/// Every check made once the redirect target is trusted; each failure goes back to the client.
+fn validate_for_trusted_redirect(
+    raw: &RawAuthorizationRequest,
+    client: &Client,
+    redirect_uri: &str,
+) -> Result<AuthorizationRequest, RedirectError> {
+    // The response mode and state are settled first so that every later error travels the way
+    // the client asked and carries its state. A repeated or oversized state is not echoed.
+    let requested_mode = parse_response_mode(raw);
+    let response_mode = requested_mode.clone().unwrap_or_default();
+    let state = raw.get("state");
+    let fail = |error: ErrorCode, description: String| RedirectError {
+        error,
+        description,
+        state: state.map(str::to_owned),
+        redirect_uri: redirect_uri.to_owned(),
+        response_mode,
+    };
+    let invalid_request = |description: String| fail(ErrorCode::InvalidRequest, description);
+
+    // OIDC Core 3.1.2.6: request objects, request_uri and dynamic registration are not offered.
+    if raw.has("request") {
+        return Err(fail(
+            ErrorCode::RequestNotSupported,
+            "The request parameter (request objects) is not supported.".to_owned(),
+        ));
+    }
+    if raw.has("request_uri") {
+        return Err(fail(
+            ErrorCode::RequestUriNotSupported,
+            "The request_uri parameter is not supported.".to_owned(),
+        ));
+    }
+    if raw.has("registration") {
+        return Err(fail(
+            ErrorCode::RegistrationNotSupported,
+            "The registration parameter is not supported.".to_owned(),
+        ));
+    }
+    // RFC 6749 3.1: request and response parameters MUST NOT be included more than once.
+    if let Some(name) = raw.repeated.iter().next() {
+        return Err(invalid_request(format!(
+            "The parameter {name} is included more than once."
+        )));
+    }
+    if let Some(name) = raw.oversized.iter().next() {
+        return Err(invalid_request(format!(
+            "The parameter {name} is longer than {MAX_VALUE_BYTES} bytes."
+        )));
+    }
+    if let Err(description) = requested_mode {
+        return Err(invalid_request(description));
+    }
+
+    // OIDC Core 3.1.2.1, NEMLOGIN.md rule 2: only the authorization code flow.
+    match raw.get("response_type") {
+        None => return Err(invalid_request("response_type is required.".to_owned())),
+        Some("code") => {}
+        Some(other) => {
+            return Err(fail(
+                ErrorCode::UnsupportedResponseType,
+                format!("response_type {other} is not supported; use code."),
+            ))
+        }
+    }
+
+    // NEMLOGIN.md rule 2: state and nonce are required (OIDC Core makes them optional).
+    let state = state
+        .ok_or_else(|| invalid_request("state is required.".to_owned()))?
+        .to_owned();
+
+    let scopes = validate_scopes(raw.get("scope"), client)
+        .map_err(|description| fail(ErrorCode::InvalidScope, description))?;
+
+    let nonce = raw
+        .get("nonce")
+        .ok_or_else(|| invalid_request("nonce is required.".to_owned()))?
+        .to_owned();
+
+    // RFC 7636 4.3, RFC 9700 2.1.1, NEMLOGIN.md rule 2: PKCE with S256 for every client.
+    let challenge = raw.get("code_challenge").ok_or_else(|| {
+        invalid_request("code_challenge is required (PKCE with S256).".to_owned())
+    })?;
+    let code_challenge = CodeChallenge::parse(challenge, raw.get("code_challenge_method"))
+        .map_err(|error| invalid_request(format!("{error}.")))?;
+
+    let prompt = parse_prompt(raw.get("prompt"))
+        .map_err(|(error, description)| fail(error, description.to_owned()))?;
+
+    let max_age = raw
+        .get("max_age")
+        .map(parse_max_age)
+        .transpose()
+        .map_err(|description| invalid_request(description.to_owned()))?;
+
+    // OIDC Core 5.5: the claims parameter is a JSON object.
+    let claims = raw.get("claims").map(str::to_owned);
+    if let Some(claims) = &claims {
+        match serde_json::from_str::<serde_json::Value>(claims) {
+            Ok(serde_json::Value::Object(_)) => {}
+            _ => {
+                return Err(invalid_request(
+                    "claims must be a JSON object (OIDC Core 5.5).".to_owned(),
+                ))
+            }
+        }
+    }
+
+    Ok(AuthorizationRequest {
+        client_id: client.id.clone(),
+        redirect_uri: redirect_uri.to_owned(),
+        scopes,
+        state,
+        nonce,
+        code_challenge,
+        response_mode,
+        prompt,
+        max_age,
+        login_hint: raw.get("login_hint").map(str::to_owned),
+        id_token_hint: raw.get("id_token_hint").map(str::to_owned),
+        ui_locales: split_spaces(raw.get("ui_locales")),
+        acr_values: split_spaces(raw.get("acr_values")),
+        claims,
+    })
+}
+
+/// The requested response mode; `Err` carries the description for `invalid_request`.
+fn parse_response_mode(raw: &RawAuthorizationRequest) -> Result<ResponseMode, String> {
+    match raw.get("response_mode") {
+        None | Some("query") => Ok(ResponseMode::Query),
+        Some("form_post") => Ok(ResponseMode::FormPost),
+        // RFC 9700 2.1.2 keeps codes out of fragments for the code flow; Segl offers only
+        // query and form_post.
+        Some("fragment") => {
+            Err("response_mode fragment is not allowed; use query or form_post.".to_owned())
+        }
+        Some(other) => Err(format!(
+            "response_mode {other} is not supported; use query or form_post."
+        )),
+    }
+}
+
+/// RFC 6749 3.3, OIDC Core 3.1.2.1: `openid` plus scopes registered for the client.
+fn validate_scopes(scope: Option<&str>, client: &Client) -> Result<Vec<String>, String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for token in scope
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|token| !token.is_empty())
+    {
+        // RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+        let is_scope_token = token
+            .bytes()
+            .all(|byte| matches!(byte, 0x21 | 0x23..=0x5B | 0x5D..=0x7E));
+        if !is_scope_token {
+            return Err(
+                "scope contains characters that are not allowed (RFC 6749 3.3).".to_owned(),
+            );
+        }
+        if !scopes.iter().any(|seen| seen == token) {
+            scopes.push(token.to_owned());
+        }
+    }
+    // OIDC Core 3.1.2.1: an OpenID Connect request MUST contain the openid scope value.
+    if !scopes.iter().any(|scope| scope == "openid") {
+        return Err("scope must include openid.".to_owned());
+    }
+    // NEMLOGIN.md rule 4: a scope the client may not use fails the request.
+    if let Some(refused) = scopes
+        .iter()
+        .find(|scope| *scope != "openid" && !client.scopes.contains(scope))
+    {
+        return Err(format!(
+            "The client is not allowed to request the scope {refused}."
+        ));
+    }
+    Ok(scopes)
+}
+
+/// OIDC Core 3.1.2.1: the `prompt` values; the error pair is code and description.
+fn parse_prompt(prompt: Option<&str>) -> Result<Prompt, (ErrorCode, &'static str)> {
+    let values: BTreeSet<&str> = prompt
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|value| !value.is_empty())
+        .collect();
+    // OIDC Core 3.1.2.1: if prompt contains none with any other value, an error is returned.
+    if values.contains("none") && values.len() > 1 {
+        return Err((
+            ErrorCode::InvalidRequest,
+            "prompt none cannot be combined with other values.",
+        ));
+    }
+    for value in &values {
+        match *value {
+            "none" | "login" => {}
+            // OIDC Core 3.1.2.1: an OP that cannot obtain consent or an account selection MUST
+            // return an error; Segl has neither a consent screen nor several accounts per citizen.
+            "consent" => {
+                return Err((
+                    ErrorCode::ConsentRequired,
+                    "prompt consent is not supported: Segl has no consent screen.",
+                ))
+            }
+            "select_account" => {
+                return Err((
+                    ErrorCode::AccountSelectionRequired,
+                    "prompt select_account is not supported: a citizen has one account.",
+                ))
+            }
+            _ => {
+                return Err((
+                    ErrorCode::InvalidRequest,
+                    "prompt contains an unsupported value; use none or login.",
+                ))
+            }
+        }
+    }
+    Ok(if values.contains("none") {
+        Prompt::None
+    } else if values.contains("login") {
+        Prompt::Login
+    } else {
+        Prompt::Default
+    })
+}
+
+/// OIDC Core 3.1.2.1: max_age is a non-negative number of seconds.
+fn parse_max_age(value: &str) -> Result<i64, &'static str> {
+    // Digits only (no sign), and few enough of them to fit an i64 comfortably.
+    if value.is_empty() || value.len() > 10 || !value.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err("max_age must be a non-negative whole number of seconds.");
+    }
+    value
+        .parse()
+        .map_err(|_| "max_age must be a non-negative whole number of seconds.")
+}
+
+fn split_spaces(value: Option<&str>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A response to send to the client: a code or an error, with `state` and `iss`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationResponse {
+    pub redirect_uri: String,
+    pub response_mode: ResponseMode,
+    parameters: Vec<(&'static str, String)>,
+}
+
+/// How the HTTP layer delivers an [`AuthorizationResponse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Answer with a redirect (303 or 302) to `location`.
+    Redirect { location: String },
+    /// Answer with an HTML page whose form posts `fields` to `action` on load.
+    FormPost {
+        action: String,
+        fields: Vec<(String, String)>,
+    },
+}
+
+impl AuthorizationResponse {
+    /// RFC 6749 4.1.2 and RFC 9207 2: `code`, `state` and `iss`.
+    pub fn success(request: &AuthorizationRequest, code: &str, issuer: &str) -> Self {
+        Self {
+            redirect_uri: request.redirect_uri.clone(),
+            response_mode: request.response_mode,
+            parameters: vec![
+                ("code", code.to_owned()),
+                ("state", request.state.clone()),
+                ("iss", issuer.to_owned()),
+            ],
+        }
+    }
+
+    /// RFC 6749 4.1.2.1 and RFC 9207 2: `error`, `error_description`, `state` (if any), `iss`.
+    pub fn error(error: &RedirectError, issuer: &str) -> Self {
+        let mut parameters = vec![
+            ("error", error.error.as_str().to_owned()),
+            ("error_description", error.description.clone()),
+        ];
+        if let Some(state) = &error.state {
+            parameters.push(("state", state.clone()));
+        }
+        parameters.push(("iss", issuer.to_owned()));
+        Self {
+            redirect_uri: error.redirect_uri.clone(),
+            response_mode: error.response_mode,
+            parameters,
+        }
+    }
+
+    /// The response parameters in order: the fields of the form for `form_post`.
+    pub fn parameters(&self) -> &[(&'static str, String)] {
+        &self.parameters
+    }
+
+    /// The redirect URI with the parameters added to its query (`response_mode=query`).
+    ///
+    /// RFC 6749 3.1.2: a query already in the redirect URI MUST be retained.
+    pub fn location(&self) -> String {
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(self.parameters.iter().map(|(name, value)| (*name, value)))
+            .finish();
+        // A registered URI has no fragment (RFC 6749 3.1.2), but keep one after the query if
+        // it ever does, so the parameters stay in the query.
+        let (base, fragment) = match self.redirect_uri.split_once('#') {
+            Some((base, fragment)) => (base, Some(fragment)),
+            None => (self.redirect_uri.as_str(), None),
+        };
+        let mut location = String::with_capacity(base.len() + encoded.len() + 1);
+        location.push_str(base);
+        if !base.contains('?') {
+            location.push('?');
+        } else if !base.ends_with('?') && !base.ends_with('&') {
+            location.push('&');
+        }
+        location.push_str(&encoded);
+        if let Some(fragment) = fragment {
+            location.push('#');
+            location.push_str(fragment);
+        }
+        location
+    }
+
+    /// How to send this response, according to its response mode.
+    pub fn delivery(&self) -> Delivery {
+        match self.response_mode {
+            ResponseMode::Query => Delivery::Redirect {
+                location: self.location(),
+            },
+            // OAuth 2.0 Form Post Response Mode 2: the parameters are posted as form fields to
+            // the redirect URI as it is.
+            ResponseMode::FormPost => Delivery::FormPost {
+                action: self.redirect_uri.clone(),
+                fields: self
+                    .parameters
+                    .iter()
+                    .map(|(name, value)| ((*name).to_owned(), value.clone()))
+                    .collect(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::client::{ClientAuthMethod, SigningAlg};
+
+    const ISSUER: &str = "https://segl.example";
+    const CALLBACK: &str = "https://rp.example/callback";
+    const CALLBACK_WITH_QUERY: &str = "https://rp.example/cb?tenant=1";
+    // RFC 7636 Appendix B.
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn client() -> Client {
+        Client {
+            id: "rp-1".to_owned(),
+            name: "Relying party".to_owned(),
+            redirect_uris: vec![CALLBACK.to_owned(), CALLBACK_WITH_QUERY.to_owned()],
+            post_logout_redirect_uris: vec![],
+            auth_method: ClientAuthMethod::PrivateKeyJwt,
+            secret_hash: None,
+            jwks: None,
+            jwks_uri: None,
+            scopes: vec!["profile".to_owned(), "email".to_owned()],
+            id_token_alg: SigningAlg::ES256,
+        }
+    }
+
+    fn valid_params() -> Vec<(String, String)> {
+        [
+            ("response_type", "code"),
+            ("client_id", "rp-1"),
+            ("redirect_uri", CALLBACK),
+            ("scope", "openid profile"),
+            ("state", "af0ifjsldkj"),
+            ("nonce", "n-0S6_WzA2Mj"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
+    }
+
+    fn with(mut params: Vec<(String, String)>, name: &str, value: &str) -> Vec<(String, String)> {
+        params.retain(|(existing, _)| existing != name);
+        params.push((name.to_owned(), value.to_owned()));
+        params
+    }
+
+    fn without(mut params: Vec<(String, String)>, name: &str) -> Vec<(String, String)> {
+        params.retain(|(existing, _)| existing != name);
+        params
+    }
+
+    fn also(mut params: Vec<(String, String)>, name: &str, value: &str) -> Vec<(String, String)> {
+        params.push((name.to_owned(), value.to_owned()));
+        params
+    }
+
+    fn run(params: &[(String, String)]) -> Result<AuthorizationRequest, AuthorizeError> {
+        let raw = parse(params)?;
+        let client = client();
+        let found = (raw.client_id() == client.id).then_some(&client);
+        validate(&raw, found)
+    }
+
+    fn page_error(params: &[(String, String)]) -> PageError {
+        match run(params) {
+            Err(AuthorizeError::ShowPage(error)) => error,
+            other => panic!("expected a page error, got {other:?}"),
+        }
+    }
+
+    fn redirect_error(params: &[(String, String)]) -> RedirectError {
+        match run(params) {
+            Err(AuthorizeError::Redirect(error)) => error,
+            other => panic!("expected a redirect error, got {other:?}"),
+        }
+    }
+
+    fn error_code(params: &[(String, String)]) -> ErrorCode {
+        redirect_error(params).error
+    }
+
+    // Success.
+
+    #[test]
+    fn valid_request_is_accepted() {
+        let request = run(&valid_params()).unwrap();
+        assert_eq!(request.client_id, "rp-1");
+        assert_eq!(request.redirect_uri, CALLBACK);
+        assert_eq!(request.scopes, vec!["openid", "profile"]);
+        assert_eq!(request.state, "af0ifjsldkj");
+        assert_eq!(request.nonce, "n-0S6_WzA2Mj");
+        assert_eq!(request.code_challenge.as_str(), CHALLENGE);
+        assert_eq!(request.response_mode, ResponseMode::Query);
+        assert_eq!(request.prompt, Prompt::Default);
+        assert_eq!(request.max_age, None);
+        assert_eq!(request.login_hint, None);
+        assert!(request.ui_locales.is_empty());
+        assert!(request.acr_values.is_empty());
+        assert_eq!(request.claims, None);
+    }
+
+    #[test]
+    fn optional_parameters_are_kept() {
+        let params = with(valid_params(), "login_hint", "citizen@example.dk");
+        let params = with(params, "ui_locales", "da  en-GB");
+        let params = with(
+            params,
+            "acr_values",
+            "https://data.gov.dk/concept/core/nsis/loa/High http://eidas.europa.eu/LoA/high",
+        );
+        let params = with(params, "max_age", "600");
+        let params = with(params, "id_token_hint", "eyJ.hint.sig");
+        let params = with(params, "claims", r#"{"id_token":{"dk_cpr":null}}"#);
+        let request = run(&params).unwrap();
+        assert_eq!(request.login_hint.as_deref(), Some("citizen@example.dk"));
+        assert_eq!(request.ui_locales, vec!["da", "en-GB"]);
+        assert_eq!(
+            request.acr_values,
+            vec![
+                "https://data.gov.dk/concept/core/nsis/loa/High",
+                "http://eidas.europa.eu/LoA/high"
+            ]
+        );
+        assert_eq!(request.max_age, Some(600));
+        assert_eq!(request.id_token_hint.as_deref(), Some("eyJ.hint.sig"));
+        assert_eq!(
+            request.claims.as_deref(),
+            Some(r#"{"id_token":{"dk_cpr":null}}"#)
+        );
+    }
+
+    #[test]
+    fn unknown_parameters_are_ignored() {
+        let params = with(valid_params(), "display", "popup");
+        let params = with(params, "x-vendor-thing", "1");
+        assert!(run(&params).is_ok());
+    }
+
+    #[test]
+    fn redirect_uri_with_a_registered_query_is_accepted() {
+        let params = with(valid_params(), "redirect_uri", CALLBACK_WITH_QUERY);
+        assert_eq!(run(&params).unwrap().redirect_uri, CALLBACK_WITH_QUERY);
+    }
+
+    // Errors that never redirect.
+
+    #[test]
+    fn missing_client_id_never_redirects() {
+        assert_eq!(
+            page_error(&without(valid_params(), "client_id")),
+            PageError::MissingClientId
+        );
+    }
+
+    #[test]
+    fn unknown_client_never_redirects() {
+        assert_eq!(
+            page_error(&with(valid_params(), "client_id", "rp-unknown")),
+            PageError::UnknownClient
+        );
+    }
+
+    #[test]
+    fn lookup_for_another_client_id_never_redirects() {
+        let raw = parse(&valid_params()).unwrap();
+        let mut other = client();
+        other.id = "rp-2".to_owned();
+        assert_eq!(
+            validate(&raw, Some(&other)),
+            Err(AuthorizeError::ShowPage(PageError::UnknownClient))
+        );
+    }
+
+    #[test]
+    fn duplicate_client_id_never_redirects() {
+        assert_eq!(
+            page_error(&also(valid_params(), "client_id", "rp-1")),
+            PageError::MalformedClientId
+        );
+    }
+
+    #[test]
+    fn missing_redirect_uri_never_redirects_even_with_one_registered() {
+        let raw = parse(&without(valid_params(), "redirect_uri")).unwrap();
+        let mut single = client();
+        single.redirect_uris = vec![CALLBACK.to_owned()];
+        assert_eq!(
+            validate(&raw, Some(&single)),
+            Err(AuthorizeError::ShowPage(PageError::MissingRedirectUri))
+        );
+    }
+
+    #[test]
+    fn unregistered_redirect_uri_never_redirects() {
+        assert_eq!(
+            page_error(&with(
+                valid_params(),
+                "redirect_uri",
+                "https://evil.example/cb"
+            )),
+            PageError::UnregisteredRedirectUri
+        );
+    }
+
+    #[test]
+    fn redirect_uri_must_match_character_for_character() {
+        for near_miss in [
+            "https://rp.example/callback/",
+            "https://RP.example/callback",
+            "https://rp.example/callback?x=1",
+            "https://rp.example:443/callback",
+            "http://rp.example/callback",
+            "https://rp.example/cb?tenant=2",
+        ] {
+            assert_eq!(
+                page_error(&with(valid_params(), "redirect_uri", near_miss)),
+                PageError::UnregisteredRedirectUri,
+                "{near_miss}"
+            );
+        }
+    }
+
+    #[test]
+    fn redirect_uri_with_a_fragment_never_redirects() {
+        let params = with(
+            valid_params(),
+            "redirect_uri",
+            "https://rp.example/callback#x",
+        );
+        assert_eq!(page_error(&params), PageError::MalformedRedirectUri);
+    }
+
+    #[test]
+    fn duplicate_redirect_uri_never_redirects() {
+        assert_eq!(
+            page_error(&also(valid_params(), "redirect_uri", CALLBACK)),
+            PageError::MalformedRedirectUri
+        );
+    }
+
+    #[test]
+    fn too_many_parameters_never_redirect() {
+        let mut params = valid_params();
+        for index in 0..MAX_PARAMETERS {
+            params.push((format!("extra{index}"), "1".to_owned()));
+        }
+        assert_eq!(page_error(&params), PageError::RequestTooLarge);
+    }
+
+    #[test]
+    fn overlong_parameter_name_never_redirects() {
+        let params = also(valid_params(), &"n".repeat(MAX_NAME_BYTES + 1), "1");
+        assert_eq!(page_error(&params), PageError::RequestTooLarge);
+    }
+
+    #[test]
+    fn oversized_client_id_never_redirects() {
+        let long = "c".repeat(MAX_VALUE_BYTES + 1);
+        assert_eq!(
+            page_error(&with(valid_params(), "client_id", &long)),
+            PageError::MalformedClientId
+        );
+    }
+
+    #[test]
+    fn oversized_redirect_uri_never_redirects() {
+        let long = format!("{CALLBACK}?{}", "a".repeat(MAX_VALUE_BYTES));
+        assert_eq!(
+            page_error(&with(valid_params(), "redirect_uri", &long)),
+            PageError::MalformedRedirectUri
+        );
+    }
+
+    // Errors that redirect.
+
+    #[test]
+    fn duplicate_parameter_is_invalid_request() {
+        let error = redirect_error(&also(valid_params(), "nonce", "other"));
+        assert_eq!(error.error, ErrorCode::InvalidRequest);
+        assert_eq!(error.state.as_deref(), Some("af0ifjsldkj"));
+        assert_eq!(error.redirect_uri, CALLBACK);
+    }
+
+    #[test]
+    fn duplicate_state_is_invalid_request_and_not_echoed() {
+        let error = redirect_error(&also(valid_params(), "state", "second"));
+        assert_eq!(error.error, ErrorCode::InvalidRequest);
+        assert_eq!(error.state, None);
+    }
+
+    #[test]
+    fn oversized_value_is_invalid_request() {
+        let long = "n".repeat(MAX_VALUE_BYTES + 1);
+        assert_eq!(
+            error_code(&with(valid_params(), "nonce", &long)),
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn oversized_state_is_invalid_request_and_not_echoed() {
+        let long = "s".repeat(MAX_VALUE_BYTES + 1);
+        let error = redirect_error(&with(valid_params(), "state", &long));
+        assert_eq!(error.error, ErrorCode::InvalidRequest);
+        assert_eq!(error.state, None);
+    }
+
+    #[test]
+    fn empty_parameter_is_treated_as_omitted() {
+        let error = redirect_error(&with(valid_params(), "state", ""));
+        assert_eq!(error.error, ErrorCode::InvalidRequest);
+        assert_eq!(error.description, "state is required.");
+    }
+
+    #[test]
+    fn missing_response_type_is_invalid_request() {
+        assert_eq!(
+            error_code(&without(valid_params(), "response_type")),
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn response_type_other_than_code_is_unsupported_response_type() {
+        for response_type in ["token", "id_token", "code id_token", "code token", "none"] {
+            assert_eq!(
+                error_code(&with(valid_params(), "response_type", response_type)),
+                ErrorCode::UnsupportedResponseType,
+                "{response_type}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_state_is_invalid_request() {
+        let error = redirect_error(&without(valid_params(), "state"));
+        assert_eq!(error.error, ErrorCode::InvalidRequest);
+        assert_eq!(error.state, None);
+    }
+
+    #[test]
+    fn missing_nonce_is_invalid_request() {
+        assert_eq!(
+            error_code(&without(valid_params(), "nonce")),
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn missing_code_challenge_is_invalid_request() {
+        assert_eq!(
+            error_code(&without(valid_params(), "code_challenge")),
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn plain_pkce_method_is_refused() {
+        let params = with(valid_params(), "code_challenge_method", "plain");
+        let params = with(
+            params,
+            "code_challenge",
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+        );
+        assert_eq!(error_code(&params), ErrorCode::InvalidRequest);
+    }
+
+    #[test]
+    fn missing_pkce_method_is_refused() {
+        assert_eq!(
+            error_code(&without(valid_params(), "code_challenge_method")),
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn malformed_code_challenge_is_invalid_request() {
+        assert_eq!(
+            error_code(&with(valid_params(), "code_challenge", "too-short")),
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn missing_scope_is_invalid_scope() {
+        assert_eq!(
+            error_code(&without(valid_params(), "scope")),
+            ErrorCode::InvalidScope
+        );
+    }
+
+    #[test]
+    fn scope_without_openid_is_invalid_scope() {
+        assert_eq!(
+            error_code(&with(valid_params(), "scope", "profile email")),
+            ErrorCode::InvalidScope
+        );
+    }
+
+    #[test]
+    fn scope_the_client_is_not_registered_for_is_invalid_scope() {
+        let error = redirect_error(&with(valid_params(), "scope", "openid profile phone"));
+        assert_eq!(error.error, ErrorCode::InvalidScope);
+        assert!(error.description.contains("phone"));
+    }
+
+    #[test]
+    fn unknown_scope_is_invalid_scope() {
+        assert_eq!(
+            error_code(&with(valid_params(), "scope", "openid no-such-scope")),
+            ErrorCode::InvalidScope
+        );
+    }
+
+    #[test]
+    fn scope_with_forbidden_characters_is_invalid_scope() {
+        assert_eq!(
+            error_code(&with(valid_params(), "scope", "openid pro\"file")),
+            ErrorCode::InvalidScope
+        );
+    }
+
+    #[test]
+    fn scopes_are_deduplicated_in_order() {
+        let params = with(
+            valid_params(),
+            "scope",
+            "email  openid email profile openid",
+        );
+        assert_eq!(
+            run(&params).unwrap().scopes,
+            vec!["email", "openid", "profile"]
+        );
+    }
+
+    #[test]
+    fn scope_openid_alone_is_accepted_for_a_client_without_scopes() {
+        let raw = parse(&with(valid_params(), "scope", "openid")).unwrap();
+        let mut bare = client();
+        bare.scopes.clear();
+        assert_eq!(validate(&raw, Some(&bare)).unwrap().scopes, vec!["openid"]);
+    }
+
+    #[test]
+    fn request_object_is_request_not_supported() {
+        assert_eq!(
+            error_code(&with(valid_params(), "request", "eyJhbGciOiJub25lIn0.e30.")),
+            ErrorCode::RequestNotSupported
+        );
+    }
+
+    #[test]
+    fn request_uri_is_request_uri_not_supported() {
+        assert_eq!(
+            error_code(&with(
+                valid_params(),
+                "request_uri",
+                "urn:ietf:params:oauth:request_uri:abc"
+            )),
+            ErrorCode::RequestUriNotSupported
+        );
+    }
+
+    #[test]
+    fn registration_parameter_is_registration_not_supported() {
+        assert_eq!(
+            error_code(&with(valid_params(), "registration", "{}")),
+            ErrorCode::RegistrationNotSupported
+        );
+    }
+
+    #[test]
+    fn form_post_response_mode_is_accepted() {
+        let params = with(valid_params(), "response_mode", "form_post");
+        assert_eq!(run(&params).unwrap().response_mode, ResponseMode::FormPost);
+    }
+
+    #[test]
+    fn fragment_response_mode_is_invalid_request() {
+        let error = redirect_error(&with(valid_params(), "response_mode", "fragment"));
+        assert_eq!(error.error, ErrorCode::InvalidRequest);
+        assert_eq!(error.response_mode, ResponseMode::Query);
+    }
+
+    #[test]
+    fn unknown_response_mode_is_invalid_request() {
+        assert_eq!(
+            error_code(&with(valid_params(), "response_mode", "query.jwt")),
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn errors_after_form_post_is_requested_use_form_post() {
+        let params = with(valid_params(), "response_mode", "form_post");
+        let error = redirect_error(&without(params, "nonce"));
+        assert_eq!(error.error, ErrorCode::InvalidRequest);
+        assert_eq!(error.response_mode, ResponseMode::FormPost);
+    }
+
+    #[test]
+    fn prompt_none_is_accepted() {
+        let params = with(valid_params(), "prompt", "none");
+        assert_eq!(run(&params).unwrap().prompt, Prompt::None);
+    }
+
+    #[test]
+    fn prompt_login_is_accepted() {
+        let params = with(valid_params(), "prompt", "login");
+        assert_eq!(run(&params).unwrap().prompt, Prompt::Login);
+    }
+
+    #[test]
+    fn prompt_none_with_login_is_invalid_request() {
+        assert_eq!(
+            error_code(&with(valid_params(), "prompt", "none login")),
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn prompt_consent_is_consent_required() {
+        assert_eq!(
+            error_code(&with(valid_params(), "prompt", "login consent")),
+            ErrorCode::ConsentRequired
+        );
+    }
+
+    #[test]
+    fn prompt_select_account_is_account_selection_required() {
+        assert_eq!(
+            error_code(&with(valid_params(), "prompt", "select_account")),
+            ErrorCode::AccountSelectionRequired
+        );
+    }
+
+    #[test]
+    fn unknown_prompt_value_is_invalid_request() {
+        assert_eq!(
+            error_code(&with(valid_params(), "prompt", "create")),
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn max_age_zero_is_accepted() {
+        let params = with(valid_params(), "max_age", "0");
+        assert_eq!(run(&params).unwrap().max_age, Some(0));
+    }
+
+    #[test]
+    fn bad_max_age_is_invalid_request() {
+        for max_age in ["-1", "+5", "1.5", "ten", "99999999999", " 5"] {
+            assert_eq!(
+                error_code(&with(valid_params(), "max_age", max_age)),
+                ErrorCode::InvalidRequest,
+                "{max_age}"
+            );
+        }
+    }
+
+    #[test]
+    fn claims_that_are_not_a_json_object_are_invalid_request() {
+        for claims in ["[1,2]", "\"id_token\"", "{not json"] {
+            assert_eq!(
+                error_code(&with(valid_params(), "claims", claims)),
+                ErrorCode::InvalidRequest,
+                "{claims}"
+            );
+        }
+    }
+
+    #[test]
+    fn redirect_errors_echo_state_and_use_the_requested_redirect_uri() {
+        let params = with(valid_params(), "redirect_uri", CALLBACK_WITH_QUERY);
+        let error = redirect_error(&with(params, "response_type", "token"));
+        assert_eq!(error.state.as_deref(), Some("af0ifjsldkj"));
+        assert_eq!(error.redirect_uri, CALLBACK_WITH_QUERY);
+        assert!(!error.description.is_empty());
+    }
+
+    // Responses.
+
+    #[test]
+    fn success_redirect_carries_code_state_and_iss() {
+        let request = run(&valid_params()).unwrap();
+        let response = request.success("c0de", ISSUER);
+        assert_eq!(
+            response.delivery(),
+            Delivery::Redirect {
+                location: "https://rp.example/callback?code=c0de&state=af0ifjsldkj&iss=https%3A%2F%2Fsegl.example"
+                    .to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn success_redirect_keeps_the_existing_query() {
+        let params = with(valid_params(), "redirect_uri", CALLBACK_WITH_QUERY);
+        let request = run(&params).unwrap();
+        assert_eq!(
+            request.success("c0de", ISSUER).location(),
+            "https://rp.example/cb?tenant=1&code=c0de&state=af0ifjsldkj&iss=https%3A%2F%2Fsegl.example"
+        );
+    }
+
+    #[test]
+    fn redirect_location_handles_trailing_question_mark_and_fragment() {
+        let mut response = run(&valid_params()).unwrap().success("c", ISSUER);
+        response.redirect_uri = "https://rp.example/cb?".to_owned();
+        assert!(response
+            .location()
+            .starts_with("https://rp.example/cb?code=c&"));
+        response.redirect_uri = "https://rp.example/cb?a=1&".to_owned();
+        assert!(response
+            .location()
+            .starts_with("https://rp.example/cb?a=1&code=c&"));
+        response.redirect_uri = "https://rp.example/cb#frag".to_owned();
+        let location = response.location();
+        assert!(location.starts_with("https://rp.example/cb?code=c&"));
+        assert!(location.ends_with("#frag"));
+    }
+
+    #[test]
+    fn error_redirect_carries_error_description_state_and_iss() {
+        let error = redirect_error(&with(valid_params(), "response_type", "token"));
+        let location = error.to_response(ISSUER).location();
+        assert_eq!(
+            location,
+            "https://rp.example/callback?error=unsupported_response_type\
+             &error_description=response_type+token+is+not+supported%3B+use+code.\
+             &state=af0ifjsldkj&iss=https%3A%2F%2Fsegl.example"
+        );
+    }
+
+    #[test]
+    fn error_without_state_omits_state() {
+        let error = redirect_error(&without(valid_params(), "state"));
+        let response = error.to_response(ISSUER);
+        let names: Vec<&str> = response
+            .parameters()
+            .iter()
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(names, vec!["error", "error_description", "iss"]);
+    }
+
+    #[test]
+    fn request_error_for_access_denied_keeps_state_and_mode() {
+        let params = with(valid_params(), "response_mode", "form_post");
+        let request = run(&params).unwrap();
+        let error = request.error(ErrorCode::AccessDenied, "The citizen cancelled the login.");
+        assert_eq!(error.error.as_str(), "access_denied");
+        assert_eq!(error.state.as_deref(), Some("af0ifjsldkj"));
+        assert_eq!(error.response_mode, ResponseMode::FormPost);
+    }
+
+    #[test]
+    fn form_post_response_lists_fields_for_the_redirect_uri() {
+        let params = with(valid_params(), "response_mode", "form_post");
+        let params = with(params, "state", "a b&c");
+        let request = run(&params).unwrap();
+        assert_eq!(
+            request.success("c0de", ISSUER).delivery(),
+            Delivery::FormPost {
+                action: CALLBACK.to_owned(),
+                fields: vec![
+                    ("code".to_owned(), "c0de".to_owned()),
+                    ("state".to_owned(), "a b&c".to_owned()),
+                    ("iss".to_owned(), ISSUER.to_owned()),
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn query_values_are_form_url_encoded() {
+        let params = with(valid_params(), "state", "a b&c=d");
+        let request = run(&params).unwrap();
+        assert!(request
+            .success("c0de", ISSUER)
+            .location()
+            .contains("&state=a+b%26c%3Dd&"));
+    }
+}

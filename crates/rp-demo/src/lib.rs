@@ -1,0 +1,1 @@
+//! A demo relying party.

@@ -1,0 +1,2 @@
+//! The rp-demo binary.
+fn main() {}

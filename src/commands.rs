@@ -1,0 +1,358 @@
+//! The command line (clap) and what each command wires together.
+
+use anyhow::{bail, Context};
+use citizen_registry::{
+    AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, Email, NationalId, NewCitizen, PersonName, UserId,
+};
+use clap::{Args, Parser, Subcommand};
+use secrecy::SecretString;
+use segl::settings::Settings;
+use segl::{Application, Services};
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "segl", version, about = "Segl: a national digital-identity provider modelled on NemLog-In")]
+pub struct Cli {
+    /// A TOML file layered over the built-in defaults.
+    #[arg(long, global = true, env = "SEGL_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the identity provider.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage citizens.
+    #[command(subcommand)]
+    Citizen(CitizenCommand),
+    /// Inspect the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Manage keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (overrides server.listen).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Issuer URL (overrides server.issuer).
+    #[arg(long)]
+    issuer: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum CitizenCommand {
+    /// Register a citizen. The password, if any, is read from standard input, never from argv.
+    Add {
+        #[arg(long)]
+        cpr: String,
+        #[arg(long)]
+        user_id: String,
+        #[arg(long)]
+        given_name: String,
+        #[arg(long)]
+        family_name: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Import citizens from CSV: cpr,user_id,given_name,family_name,email,password_hash.
+    Import {
+        file: PathBuf,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch_size: usize,
+    },
+    /// Show a citizen by CPR number or user ID (never prints secrets).
+    Show {
+        who: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a citizen's status: active, suspended or deceased.
+    SetStatus { who: String, status: String },
+    /// Set the identity assurance level (IAL) of a citizen's proofing: low, substantial or high.
+    SetIal { who: String, level: String },
+    /// Set a citizen's password, read from standard input.
+    SetPassword { who: String },
+    /// Show a citizen's latest audit events.
+    History {
+        who: String,
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
+    /// TOTP authenticators.
+    #[command(subcommand)]
+    Totp(TotpCommand),
+}
+
+#[derive(Subcommand)]
+enum TotpCommand {
+    /// Enrol (or replace) a TOTP authenticator and print its otpauth URI.
+    Enroll { who: String },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the audit log's hash chain.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a new random master key (base64) for secrets.master_key.
+    GenerateMaster,
+}
+
+const ADMIN: &str = "admin";
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Keys(KeysCommand::GenerateMaster) = cli.command {
+        println!("{}", citizen_registry::sealing::MasterKey::generate_encoded()?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    let serving = matches!(cli.command, Command::Serve(_));
+    init_tracing(&settings, serving);
+    match cli.command {
+        Command::Serve(args) => {
+            if let Some(listen) = args.listen {
+                settings.server.listen = listen;
+            }
+            if let Some(issuer) = args.issuer {
+                settings.server.issuer = issuer;
+            }
+            serve(settings).await?;
+        }
+        Command::Migrate => {
+            Services::open(&settings).await?;
+            println!("migrations applied");
+        }
+        Command::Citizen(command) => citizen(&Services::open(&settings).await?, command).await?,
+        Command::Audit(AuditCommand::Verify) => {
+            let services = Services::open(&settings).await?;
+            match services.registry.verify_audit_chain().await? {
+                Ok(count) => println!("audit chain intact: {count} events verified"),
+                Err(error) => bail!("{error}"),
+            }
+        }
+        Command::Keys(KeysCommand::GenerateMaster) => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_tracing(settings: &Settings, serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    // Admin commands keep stdout for their output and log only warnings to stderr.
+    let default = if serving { settings.log.filter.as_str() } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if settings.log.format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let application = Application::build(settings.clone()).await?;
+    let address = application.local_addr()?;
+    tracing::info!(%address, issuer = %settings.server.issuer, backend = ?application.services.backend, "segl is serving");
+    application.run_until(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+/// Reads one line of standard input as a password (without its line ending).
+fn read_password_stdin() -> anyhow::Result<SecretString> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    Ok(SecretString::from(password))
+}
+
+async fn find(services: &Services, who: &str) -> anyhow::Result<Citizen> {
+    let lookup = CitizenLookup::parse(who)?;
+    Ok(services.registry.find_citizen(&lookup).await?)
+}
+
+async fn citizen(services: &Services, command: CitizenCommand) -> anyhow::Result<()> {
+    let registry = &services.registry;
+    match command {
+        CitizenCommand::Add {
+            cpr,
+            user_id,
+            given_name,
+            family_name,
+            email,
+            password_stdin,
+        } => {
+            let new = NewCitizen {
+                cpr: NationalId::parse(&cpr).context("invalid CPR number")?,
+                user_id: UserId::parse(&user_id)?,
+                given_name: PersonName::parse(&given_name, "given name")?,
+                family_name: PersonName::parse(&family_name, "family name")?,
+                email: email.as_deref().map(Email::parse).transpose()?,
+            };
+            let password = if password_stdin { Some(read_password_stdin()?) } else { None };
+            let created = registry.add_citizen(new, password, ADMIN).await?;
+            println!("added citizen {} ({})", created.user_id.as_str(), created.id);
+        }
+        CitizenCommand::Import { file, batch_size } => import(services, &file, batch_size).await?,
+        CitizenCommand::Show { who, json } => {
+            let citizen = find(services, &who).await?;
+            print_citizen(&citizen, json)?;
+        }
+        CitizenCommand::SetStatus { who, status } => {
+            let status = CitizenStatus::parse(&status)?;
+            let citizen = find(services, &who).await?;
+            registry.set_status(&citizen, status, ADMIN).await?;
+            println!("status of {} set to {}", citizen.user_id.as_str(), status.as_str());
+        }
+        CitizenCommand::SetIal { who, level } => {
+            let level = AssuranceLevel::parse(&level)?;
+            let citizen = find(services, &who).await?;
+            registry.set_ial(&citizen, level, ADMIN).await?;
+            println!("identity assurance of {} set to {}", citizen.user_id.as_str(), level.as_str());
+        }
+        CitizenCommand::SetPassword { who } => {
+            let citizen = find(services, &who).await?;
+            registry.set_password(&citizen, read_password_stdin()?, ADMIN).await?;
+            println!("password of {} set", citizen.user_id.as_str());
+        }
+        CitizenCommand::History { who, limit } => {
+            let citizen = find(services, &who).await?;
+            for chained in registry.history(citizen.id, limit).await? {
+                let event = chained.event;
+                let at = time::OffsetDateTime::from_unix_timestamp(event.at)
+                    .map(|at| at.to_string())
+                    .unwrap_or_else(|_| event.at.to_string());
+                println!(
+                    "{at}  {:<26} actor={} client={} level={} {}",
+                    event.kind,
+                    event.actor,
+                    event.client_id.as_deref().unwrap_or("-"),
+                    event.level.as_deref().unwrap_or("-"),
+                    event.detail
+                );
+            }
+        }
+        CitizenCommand::Totp(TotpCommand::Enroll { who }) => {
+            let citizen = find(services, &who).await?;
+            let enrollment = registry.enroll_totp(&citizen, ADMIN).await?;
+            println!("{}", enrollment.otpauth_uri);
+        }
+    }
+    Ok(())
+}
+
+fn print_citizen(citizen: &Citizen, json: bool) -> anyhow::Result<()> {
+    let value = serde_json::json!({
+        "id": citizen.id,
+        "cpr": citizen.cpr.to_string(),
+        "user_id": citizen.user_id.as_str(),
+        "given_name": citizen.given_name.as_str(),
+        "family_name": citizen.family_name.as_str(),
+        "birth_date": citizen.birth_date().to_string(),
+        "email": citizen.email.as_ref().map(|email| email.as_str()),
+        "status": citizen.status.as_str(),
+        "ial": citizen.ial.as_str(),
+        "password": citizen.has_password,
+        "totp": citizen.has_totp,
+        "failed_attempts": citizen.failed_attempts,
+        "locked_until": citizen.locked_until,
+        "modulus_11": citizen.cpr.passes_modulus_11(),
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    let yes_no = |flag: bool| if flag { "set" } else { "none" };
+    println!("id:          {}", citizen.id);
+    println!("user id:     {}", citizen.user_id.as_str());
+    println!("cpr:         {}", citizen.cpr);
+    println!("name:        {}", citizen.full_name());
+    println!("birth date:  {}", citizen.birth_date());
+    println!("email:       {}", citizen.email.as_ref().map_or("-", |email| email.as_str()));
+    println!("status:      {}", citizen.status.as_str());
+    println!("ial:         {}", citizen.ial.as_str());
+    println!("password:    {}", yes_no(citizen.has_password));
+    println!("totp:        {}", if citizen.has_totp { "enrolled" } else { "none" });
+    println!("failed:      {}", citizen.failed_attempts);
+    Ok(())
+}
+
+async fn import(services: &Services, file: &std::path::Path, batch_size: usize) -> anyhow::Result<()> {
+    let total = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(total)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let report = services
+        .registry
+        .import_csv(file, batch_size, "import", |progress| {
+            bar.set_position(progress.bytes_read);
+            bar.set_message(format!("{} imported, {} rejected", progress.imported, progress.rejected));
+        })
+        .await?;
+    bar.finish_and_clear();
+    for rejected in &report.rejected {
+        eprintln!("line {}: {}", rejected.line, rejected.reason);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "imported {} citizens, rejected {} rows in {:.1} s ({:.0} rows/s)",
+        report.imported,
+        report.rejected.len(),
+        seconds,
+        report.imported as f64 / seconds.max(1e-9)
+    );
+    if !report.rejected.is_empty() {
+        bail!("{} rows were rejected", report.rejected.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! The database: one `AnyPool` over SQLite (embedded default) or PostgreSQL, and migrations.
+
+use crate::settings::DatabaseSettings;
+use secrecy::ExposeSecret;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+use std::path::PathBuf;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("cannot create the database folder {path}: {source}")]
+    Folder { path: String, source: std::io::Error },
+    #[error("cannot connect to the database at {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// The file path of a `sqlite://PATH` URL (None for in-memory databases).
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        None
+    } else {
+        Some(PathBuf::from(path))
+    }
+}
+
+/// Connects, creating a SQLite file and its folder on first use.
+pub async fn connect(settings: &DatabaseSettings) -> Result<(AnyPool, Backend), DatabaseError> {
+    sqlx::any::install_default_drivers();
+    let raw = settings.url.expose_secret();
+    let backend = Backend::of(raw).ok_or_else(|| DatabaseError::UnsupportedUrl(settings.redacted_url()))?;
+    let mut url = raw.to_owned();
+    if backend == Backend::Sqlite {
+        if let Some(path) = sqlite_path(raw) {
+            if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|source| DatabaseError::Folder {
+                    path: parent.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        if !url.contains("mode=") {
+            url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+        }
+    }
+    // One direct connection first: the pool would retry until its timeout and report only
+    // "timed out", while this reports the cause (refused, unknown host, bad password, ...).
+    let timeout = Duration::from_secs(settings.connect_timeout_seconds.max(1));
+    let probe = tokio::time::timeout(timeout, AnyConnection::connect(&url)).await;
+    let connect_error = |source| DatabaseError::Connect {
+        url: settings.redacted_url(),
+        source,
+    };
+    match probe {
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+        }
+        Ok(Err(source)) => return Err(connect_error(source)),
+        Err(_) => return Err(connect_error(sqlx::Error::PoolTimedOut)),
+    }
+    let pool = AnyPoolOptions::new()
+        .max_connections(settings.max_connections.max(1))
+        .acquire_timeout(timeout)
+        .after_connect(move |connection, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run beside the writer; NORMAL is durable across process
+                    // crashes in WAL mode; busy_timeout makes writers wait rather than fail.
+                    connection
+                        .execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await
+        .map_err(connect_error)?;
+    Ok((pool, backend))
+}
+
+/// Applies the migrations of the backend (`migrations/sqlite` or `migrations/postgres`).
+pub async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), DatabaseError> {
+    match backend {
+        Backend::Sqlite => SQLITE_MIGRATIONS.run(pool).await?,
+        Backend::Postgres => POSTGRES_MIGRATIONS.run(pool).await?,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_comes_from_the_scheme() {
+        assert_eq!(Backend::of("sqlite://data/segl.db"), Some(Backend::Sqlite));
+        assert_eq!(Backend::of("postgres://u@h/db"), Some(Backend::Postgres));
+        assert_eq!(Backend::of("mysql://u@h/db"), None);
+    }
+
+    #[test]
+    fn sqlite_path_ignores_query() {
+        assert_eq!(sqlite_path("sqlite://data/segl.db?mode=rwc"), Some(PathBuf::from("data/segl.db")));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+    }
+}
