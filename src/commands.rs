@@ -261,8 +261,9 @@ async fn citizen(services: &Services, command: CitizenCommand) -> anyhow::Result
             for chained in registry.history(citizen.id, limit).await? {
                 let event = chained.event;
                 let at = time::OffsetDateTime::from_unix_timestamp(event.at)
-                    .map(|at| at.to_string())
-                    .unwrap_or_else(|_| event.at.to_string());
+                    .ok()
+                    .and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok())
+                    .unwrap_or_else(|| event.at.to_string());
                 println!(
                     "{at}  {:<26} actor={} client={} level={} {}",
                     event.kind,

@@ -1,4 +1,4 @@
-//! Authorization requests (OIDC Core 3.1.2, RFC 6749 4.1): validation and the response to the client.
+//! Authorization requests (OIDC Core 3.1.2, RFC 6749 4.1): validation, and the answer to the client.
 //!
 //! Errors at the authorization endpoint come in two kinds (NEMLOGIN.md rule 4, RFC 6749 4.1.2.1,
 //! RFC 9700 4.11): while the client and its redirect URI are not yet trusted, an error is shown to
@@ -25,7 +25,9 @@
 //!   twice is `invalid_request` (RFC 6749 3.1), and never redirects if it is `client_id` or
 //!   `redirect_uri`. More than [`MAX_PARAMETERS`] parameters, or a name longer than
 //!   [`MAX_NAME_BYTES`], is refused before anything else as a page; a value longer than
-//!   [`MAX_VALUE_BYTES`] is `invalid_request` (and a page for `client_id` and `redirect_uri`).
+//!   [`MAX_VALUE_BYTES`] ([`MAX_LARGE_VALUE_BYTES`] for `id_token_hint` and `claims`, since an
+//!   ID token can exceed 2 KiB) is `invalid_request`, and a page for `client_id` and
+//!   `redirect_uri`.
 //!   A `state` that is repeated or too long is not echoed back.
 //! - `prompt`: Segl supports `none` and `login`. It has no consent screen (what a client receives
 //!   is fixed when it is registered) and one account per citizen, so, as OIDC Core 3.1.2.1 says
@@ -50,6 +52,15 @@ pub const MAX_PARAMETERS: usize = 50;
 pub const MAX_NAME_BYTES: usize = 64;
 /// Longest parameter value accepted.
 pub const MAX_VALUE_BYTES: usize = 2048;
+/// Longest value accepted for `id_token_hint` (an ID token) and `claims`.
+pub const MAX_LARGE_VALUE_BYTES: usize = 8192;
+
+fn max_value_bytes(name: &str) -> usize {
+    match name {
+        "id_token_hint" | "claims" => MAX_LARGE_VALUE_BYTES,
+        _ => MAX_VALUE_BYTES,
+    }
+}
 
 /// Errors shown to the citizen as a page, never redirected: the redirect target is not trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -116,7 +127,7 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
-/// How the response reaches the client (OAuth 2.0 Multiple Response Types, Form Post Response Mode).
+/// How the response reaches the client (OAuth 2.0 Multiple Response Types 2.1, Form Post 2).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ResponseMode {
     /// Parameters in the query of a redirect: the default for `response_type=code`.
@@ -186,7 +197,7 @@ pub struct RawAuthorizationRequest {
     parameters: BTreeMap<String, String>,
     /// Names of parameters sent more than once.
     repeated: BTreeSet<String>,
-    /// Names of parameters whose value is longer than [`MAX_VALUE_BYTES`].
+    /// Names of parameters whose value is too long (see [`MAX_VALUE_BYTES`]).
     oversized: BTreeSet<String>,
 }
 
@@ -273,7 +284,7 @@ pub fn parse(params: &[(String, String)]) -> Result<RawAuthorizationRequest, Pag
         if seen.get(name.as_str()).copied().unwrap_or(0) > 1 {
             // RFC 6749 3.1: request parameters MUST NOT be included more than once.
             repeated.insert(name.clone());
-        } else if value.len() > MAX_VALUE_BYTES {
+        } else if value.len() > max_value_bytes(name) {
             oversized.insert(name.clone());
         } else {
             parameters.insert(name.clone(), value.clone());
@@ -376,12 +387,15 @@ fn validate_for_trusted_redirect(
     // RFC 6749 3.1: request and response parameters MUST NOT be included more than once.
     if let Some(name) = raw.repeated.iter().next() {
         return Err(invalid_request(format!(
-            "The parameter {name} is included more than once."
+            "The parameter {} is included more than once.",
+            echo(name)
         )));
     }
     if let Some(name) = raw.oversized.iter().next() {
         return Err(invalid_request(format!(
-            "The parameter {name} is longer than {MAX_VALUE_BYTES} bytes."
+            "The parameter {} is longer than {} bytes.",
+            echo(name),
+            max_value_bytes(name)
         )));
     }
     if let Err(description) = requested_mode {
@@ -395,7 +409,7 @@ fn validate_for_trusted_redirect(
         Some(other) => {
             return Err(fail(
                 ErrorCode::UnsupportedResponseType,
-                format!("response_type {other} is not supported; use code."),
+                format!("response_type {} is not supported; use code.", echo(other)),
             ))
         }
     }
@@ -471,7 +485,8 @@ fn parse_response_mode(raw: &RawAuthorizationRequest) -> Result<ResponseMode, St
             Err("response_mode fragment is not allowed; use query or form_post.".to_owned())
         }
         Some(other) => Err(format!(
-            "response_mode {other} is not supported; use query or form_post."
+            "response_mode {} is not supported; use query or form_post.",
+            echo(other)
         )),
     }
 }
@@ -507,7 +522,8 @@ fn validate_scopes(scope: Option<&str>, client: &Client) -> Result<Vec<String>, 
         .find(|scope| *scope != "openid" && !client.scopes.contains(scope))
     {
         return Err(format!(
-            "The client is not allowed to request the scope {refused}."
+            "The client is not allowed to request the scope {}.",
+            echo(refused)
         ));
     }
     Ok(scopes)
@@ -572,6 +588,28 @@ fn parse_max_age(value: &str) -> Result<i64, &'static str> {
         .map_err(|_| "max_age must be a non-negative whole number of seconds.")
 }
 
+/// A value from the request, fit to quote in an `error_description`: at most 40 characters.
+fn echo(value: &str) -> String {
+    const LIMIT: usize = 40;
+    let mut echoed: String = value.chars().take(LIMIT).collect();
+    if value.chars().nth(LIMIT).is_some() {
+        echoed.push_str("...");
+    }
+    echoed
+}
+
+/// RFC 6749 4.1.2.1: error_description uses only %x20-21 / %x23-5B / %x5D-7E; anything else
+/// becomes `?`.
+fn sanitize_description(description: &str) -> String {
+    description
+        .chars()
+        .map(|character| match character {
+            '\x20'..='\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E' => character,
+            _ => '?',
+        })
+        .collect()
+}
+
 fn split_spaces(value: Option<&str>) -> Vec<String> {
     value
         .unwrap_or_default()
@@ -619,7 +657,10 @@ impl AuthorizationResponse {
     pub fn error(error: &RedirectError, issuer: &str) -> Self {
         let mut parameters = vec![
             ("error", error.error.as_str().to_owned()),
-            ("error_description", error.description.clone()),
+            (
+                "error_description",
+                sanitize_description(&error.description),
+            ),
         ];
         if let Some(state) = &error.state {
             parameters.push(("state", state.clone()));
@@ -988,6 +1029,18 @@ mod tests {
     }
 
     #[test]
+    fn id_token_hint_may_be_longer_than_other_values() {
+        let hint = "h".repeat(MAX_VALUE_BYTES * 2);
+        let params = with(valid_params(), "id_token_hint", &hint);
+        assert_eq!(run(&params).unwrap().id_token_hint, Some(hint));
+        let too_long = "h".repeat(MAX_LARGE_VALUE_BYTES + 1);
+        assert_eq!(
+            error_code(&with(valid_params(), "id_token_hint", &too_long)),
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
     fn oversized_state_is_invalid_request_and_not_echoed() {
         let long = "s".repeat(MAX_VALUE_BYTES + 1);
         let error = redirect_error(&with(valid_params(), "state", &long));
@@ -1278,7 +1331,8 @@ mod tests {
         assert_eq!(
             response.delivery(),
             Delivery::Redirect {
-                location: "https://rp.example/callback?code=c0de&state=af0ifjsldkj&iss=https%3A%2F%2Fsegl.example"
+                location: "https://rp.example/callback?code=c0de&state=af0ifjsldkj\
+                           &iss=https%3A%2F%2Fsegl.example"
                     .to_owned()
             }
         );
@@ -1290,7 +1344,8 @@ mod tests {
         let request = run(&params).unwrap();
         assert_eq!(
             request.success("c0de", ISSUER).location(),
-            "https://rp.example/cb?tenant=1&code=c0de&state=af0ifjsldkj&iss=https%3A%2F%2Fsegl.example"
+            "https://rp.example/cb?tenant=1&code=c0de&state=af0ifjsldkj\
+             &iss=https%3A%2F%2Fsegl.example"
         );
     }
 
@@ -1321,6 +1376,20 @@ mod tests {
              &error_description=response_type+token+is+not+supported%3B+use+code.\
              &state=af0ifjsldkj&iss=https%3A%2F%2Fsegl.example"
         );
+    }
+
+    #[test]
+    fn error_description_echoes_request_values_safely() {
+        let response_type = format!("\"tok\\en\u{e6}{}", "x".repeat(100));
+        let error = redirect_error(&with(valid_params(), "response_type", &response_type));
+        assert_eq!(error.error, ErrorCode::UnsupportedResponseType);
+        let response = error.to_response(ISSUER);
+        let (_, description) = &response.parameters()[1];
+        assert!(description.starts_with("response_type ?tok?en?xxx"));
+        assert!(description.contains("x... is not supported"));
+        assert!(description
+            .chars()
+            .all(|c| matches!(c, '\x20'..='\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E')));
     }
 
     #[test]

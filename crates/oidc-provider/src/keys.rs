@@ -1,4 +1,4 @@
-//! The provider's signing keys: generation, PKCS#8 storage form, the public JWK Set, rotation and JWT signing.
+//! The provider's signing keys: generation, storage form, JWK Set, rotation and JWT signing.
 //!
 //! Pure domain code: no HTTP, no SQL, and the time comes in as `now` (unix seconds). Keys are made
 //! by aws-lc-rs and JWTs are signed by jsonwebtoken; this module only arranges the two.
@@ -173,7 +173,7 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// A random key id: 16 bytes from aws-lc-rs's system RNG, base64url without padding (22 characters).
+/// A random key id: 16 bytes from aws-lc-rs's system RNG, base64url without padding.
 fn new_kid() -> Result<String, Unspecified> {
     let mut bytes = [0u8; KID_BYTES];
     aws_lc_rs::rand::fill(&mut bytes)?;
@@ -419,7 +419,7 @@ pub struct VerificationKey<'a> {
 }
 
 impl VerificationKey<'_> {
-    /// The only algorithm to accept for this key (RFC 8725 3.1: never trust the header's `alg` alone).
+    /// The one algorithm to accept for this key (RFC 8725 3.1: never trust the header's `alg`).
     pub fn algorithm(&self) -> Algorithm {
         jwt_algorithm(self.alg)
     }
@@ -592,10 +592,11 @@ impl RotationPlan {
 /// Plans `segl keys rotate` for one algorithm.
 ///
 /// The oldest `Next` key (published longest, so most likely in relying parties' caches) becomes
-/// `Active`; the old `Active` key becomes `Retired` until `now + max_token_lifetime`, so every token
-/// it signed can still be verified until it expires; retired keys already past `retire_after` are
-/// deleted; a new `Next` key is generated unless another one is still waiting. With no `Next` key
-/// (first start, or lost), a fresh key becomes `Active` at once, and a `Next` key is added.
+/// `Active`; the old `Active` key becomes `Retired` until `now + max_token_lifetime`, so every
+/// token it signed can still be verified until it expires; retired keys already past
+/// `retire_after` are deleted; a new `Next` key is generated unless another one is still waiting.
+/// With no `Next` key (first start, or lost), a fresh key becomes `Active` at once, and a `Next`
+/// key is added.
 ///
 /// Operators should rotate less often than relying parties cache the JWK Set, so the `Next` key is
 /// known before it signs.
@@ -670,6 +671,7 @@ pub fn plan_initial_keys(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use jsonwebtoken::jwk::JwkSet;

@@ -94,7 +94,8 @@ pub fn verify(challenge: &CodeChallenge, verifier: &str) -> bool {
         .into()
 }
 
-/// RFC 7636 4.1: code-verifier = 43*128unreserved, unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~".
+/// RFC 7636 4.1: code-verifier = 43*128unreserved,
+/// unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~".
 fn is_valid_verifier(verifier: &str) -> bool {
     (VERIFIER_MIN_LENGTH..=VERIFIER_MAX_LENGTH).contains(&verifier.len())
         && verifier

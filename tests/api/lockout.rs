@@ -1,0 +1,116 @@
+//! Failed attempts: counting, lockout with backoff, and one answer for unknown user IDs.
+
+use crate::helpers::{spawn_app, spawn_app_with, CPR};
+use citizen_registry::{AuthenticationError, LoginContext};
+use secrecy::SecretString;
+
+async fn add_citizen(app: &crate::helpers::TestApp) {
+    let output = app
+        .segl_with_stdin(
+            &["citizen", "add", "--cpr", CPR, "--user-id", "anna", "--given-name", "Anna", "--family-name", "Jensen", "--password-stdin"],
+            "correct horse battery\n",
+        )
+        .await;
+    assert!(output.success, "{}", output.stderr);
+}
+
+async fn login(app: &crate::helpers::TestApp, password: &str) -> Result<citizen_registry::Citizen, AuthenticationError> {
+    app.services
+        .registry
+        .authenticate_password("anna", SecretString::from(password.to_owned()), &LoginContext::default())
+        .await
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[tokio::test]
+async fn five_failures_lock_the_account_even_for_the_right_password() {
+    let app = spawn_app().await;
+    add_citizen(&app).await;
+    for _ in 0..4 {
+        assert!(matches!(login(&app, "wrong password").await, Err(AuthenticationError::InvalidCredentials)));
+    }
+    // The fifth failure locks for base_delay_seconds (30).
+    let before = now();
+    assert!(matches!(login(&app, "wrong password").await, Err(AuthenticationError::InvalidCredentials)));
+    match login(&app, "correct horse battery").await {
+        Err(AuthenticationError::Locked { until }) => {
+            assert!((before + 30..=now() + 30).contains(&until), "until {until}, now {}", now());
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    assert_eq!(app.audit_count("login.failed").await, 6);
+    assert_eq!(app.audit_count("login.succeeded").await, 0);
+}
+
+#[tokio::test]
+async fn each_further_failure_doubles_the_delay() {
+    // No delay before locking starts, so the test can fail again while locked-out time passes.
+    let app = spawn_app_with(|settings| {
+        settings.lockout.free_attempts = 1;
+        settings.lockout.base_delay_seconds = 0;
+    })
+    .await;
+    add_citizen(&app).await;
+    // base 0 doubles to 0: the lock is immediate but already over; the counter keeps growing.
+    for _ in 0..3 {
+        assert!(matches!(login(&app, "wrong password").await, Err(AuthenticationError::InvalidCredentials)));
+    }
+    let shown = app.segl(&["citizen", "show", "anna", "--json"]).await;
+    let shown: serde_json::Value = serde_json::from_str(&shown.stdout).expect("json");
+    assert_eq!(shown["failed_attempts"], 3);
+
+    let policy = citizen_registry::lockout::LockoutPolicy {
+        free_attempts: 1,
+        base_delay_seconds: 10,
+        max_delay_seconds: 25,
+    };
+    assert_eq!(policy.locked_until(3, 0), Some(25), "10 * 2^2 = 40, capped at 25");
+}
+
+#[tokio::test]
+async fn a_success_before_the_limit_resets_the_counter() {
+    let app = spawn_app().await;
+    add_citizen(&app).await;
+    for _ in 0..4 {
+        let _ = login(&app, "wrong password").await;
+    }
+    login(&app, "correct horse battery").await.expect("the fifth attempt is correct");
+    let shown = app.segl(&["citizen", "show", "anna", "--json"]).await;
+    let shown: serde_json::Value = serde_json::from_str(&shown.stdout).expect("json");
+    assert_eq!(shown["failed_attempts"], 0);
+    assert_eq!(shown["locked_until"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn an_unknown_user_id_gets_the_same_answer_as_a_wrong_password() {
+    let app = spawn_app().await;
+    add_citizen(&app).await;
+    let registry = &app.services.registry;
+    let unknown = registry
+        .authenticate_password("nobody", SecretString::from("correct horse battery"), &LoginContext::default())
+        .await;
+    let malformed = registry
+        .authenticate_password("a b", SecretString::from("correct horse battery"), &LoginContext::default())
+        .await;
+    let wrong = login(&app, "wrong password").await;
+    for result in [unknown, malformed, wrong] {
+        assert!(matches!(result, Err(AuthenticationError::InvalidCredentials)), "{result:?}");
+    }
+    assert_eq!(app.audit_count("login.failed").await, 3);
+}
+
+#[tokio::test]
+async fn setting_a_new_password_lifts_a_lock() {
+    let app = spawn_app().await;
+    add_citizen(&app).await;
+    for _ in 0..5 {
+        let _ = login(&app, "wrong password").await;
+    }
+    assert!(matches!(login(&app, "correct horse battery").await, Err(AuthenticationError::Locked { .. })));
+    let output = app.segl_with_stdin(&["citizen", "set-password", "anna"], "a brand new password\n").await;
+    assert!(output.success, "{}", output.stderr);
+    login(&app, "a brand new password").await.expect("unlocked with the new password");
+}

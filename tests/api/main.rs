@@ -1,0 +1,11 @@
+//! The API test binary: every test starts the real server on a random port against a fresh
+//! database (SQLite, or PostgreSQL when TEST_DATABASE_URL is set).
+
+mod helpers;
+
+mod audit;
+mod citizens;
+mod database;
+mod import;
+mod lockout;
+mod totp;
