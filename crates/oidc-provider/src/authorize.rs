@@ -1,4 +1,4 @@
-//! Authorization requests (OIDC Core 3.1.2, RFC 6749 4.1): validation, and the answer to the client.
+//! Authorization requests (OIDC Core 3.1.2, RFC 6749 4.1): validation and the answer to the client.
 //!
 //! Errors at the authorization endpoint come in two kinds (NEMLOGIN.md rule 4, RFC 6749 4.1.2.1,
 //! RFC 9700 4.11): while the client and its redirect URI are not yet trusted, an error is shown to
