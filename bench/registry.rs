@@ -281,9 +281,10 @@ fn write_citizens_csv(path: &Path, rows: u64, password_hash: &str) -> anyhow::Re
         } else {
             format!("{user_id}@example.dk")
         };
+        // The PHC string holds commas (`m=19456,t=2,p=1`), so it is quoted.
         writeln!(
             out,
-            "{cpr},{user_id},{given_name},{family_name},{email},{password_hash}"
+            "{cpr},{user_id},{given_name},{family_name},{email},\"{password_hash}\""
         )?;
     }
     out.flush()?;

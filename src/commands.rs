@@ -2,9 +2,11 @@
 
 use anyhow::{bail, Context};
 use citizen_registry::{
-    AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, Email, NationalId, NewCitizen, PersonName, UserId,
+    AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, Email, NationalId, NewCitizen,
+    PersonName, UserId,
 };
 use clap::{Args, Parser, Subcommand};
+use oidc_provider::client::{ClientRegistration, SigningAlg};
 use secrecy::SecretString;
 use segl::settings::Settings;
 use segl::{Application, Services};
@@ -13,7 +15,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "segl", version, about = "Segl: a national digital-identity provider modelled on NemLog-In")]
+#[command(
+    name = "segl",
+    version,
+    about = "Segl: a national digital-identity provider modelled on NemLog-In"
+)]
 pub struct Cli {
     /// A TOML file layered over the built-in defaults.
     #[arg(long, global = true, env = "SEGL_CONFIG")]
@@ -31,6 +37,9 @@ enum Command {
     /// Manage citizens.
     #[command(subcommand)]
     Citizen(CitizenCommand),
+    /// Manage relying parties (clients).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Inspect the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -114,13 +123,67 @@ enum AuditCommand {
 enum KeysCommand {
     /// Print a new random master key (base64) for secrets.master_key.
     GenerateMaster,
+    /// List the signing keys and their states.
+    List,
+    /// Rotate signing keys: the published next key starts signing, the active one retires
+    /// (still published until every token it signed has expired), a new next key is published.
+    Rotate {
+        /// Only this algorithm (ES256, RS256, PS256, EdDSA); all by default.
+        #[arg(long)]
+        alg: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a relying party. A secret is read from stdin with --secret-stdin, or generated
+    /// and shown once.
+    Add {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// Registered exactly; repeat for several.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// client_secret_basic, client_secret_post, private_key_jwt or none.
+        #[arg(long)]
+        auth_method: String,
+        /// Read the client secret from the first line of standard input.
+        #[arg(long)]
+        secret_stdin: bool,
+        /// The client's public keys (a JWK Set file), for private_key_jwt.
+        #[arg(long)]
+        jwks: Option<PathBuf>,
+        /// Fetching keys from a jwks_uri is not supported yet: give --jwks FILE.
+        #[arg(long)]
+        jwks_uri: Option<String>,
+        /// Scopes the client may request (openid is always allowed); repeat or space-separate.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// ES256 (default), RS256, PS256 or EdDSA.
+        #[arg(long)]
+        id_token_alg: Option<String>,
+        /// The lowest assurance level any of its requests gets: low, substantial or high.
+        #[arg(long)]
+        min_acr: Option<String>,
+    },
+    /// List registered clients.
+    List,
+    /// Remove a client.
+    Remove { id: String },
 }
 
 const ADMIN: &str = "admin";
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Keys(KeysCommand::GenerateMaster) = cli.command {
-        println!("{}", citizen_registry::sealing::MasterKey::generate_encoded()?);
+        println!(
+            "{}",
+            citizen_registry::sealing::MasterKey::generate_encoded()?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let mut settings = Settings::load(cli.config.as_deref())?;
@@ -141,6 +204,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("migrations applied");
         }
         Command::Citizen(command) => citizen(&Services::open(&settings).await?, command).await?,
+        Command::Client(command) => client(&Services::open(&settings).await?, command).await?,
+        Command::Keys(KeysCommand::List) => {
+            let ring = Services::open(&settings).await?.key_ring().await?;
+            for (kid, alg, state, created_at) in ring.entries() {
+                let retire = state
+                    .retire_after()
+                    .map(|at| format!(" until {at}"))
+                    .unwrap_or_default();
+                println!(
+                    "{kid}  {:<6} {}{retire}  created {created_at}",
+                    alg.as_str(),
+                    state.as_str()
+                );
+            }
+        }
+        Command::Keys(KeysCommand::Rotate { alg }) => {
+            let algs = match alg {
+                Some(alg) => vec![SigningAlg::parse(&alg).ok_or_else(|| {
+                    anyhow::anyhow!("unknown algorithm '{alg}': use ES256, RS256, PS256 or EdDSA")
+                })?],
+                None => SigningAlg::ALL.to_vec(),
+            };
+            let ring = Services::open(&settings).await?.key_ring().await?;
+            ring.rotate(&algs, settings.max_token_lifetime()).await?;
+            let names: Vec<&str> = algs.iter().map(|alg| alg.as_str()).collect();
+            println!("rotated {}: every node signs with the new keys within provider.key_refresh_seconds", names.join(", "));
+        }
         Command::Audit(AuditCommand::Verify) => {
             let services = Services::open(&settings).await?;
             match services.registry.verify_audit_chain().await? {
@@ -156,9 +246,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn init_tracing(settings: &Settings, serving: bool) {
     use tracing_subscriber::EnvFilter;
     // Admin commands keep stdout for their output and log only warnings to stderr.
-    let default = if serving { settings.log.filter.as_str() } else { "warn" };
+    let default = if serving {
+        settings.log.filter.as_str()
+    } else {
+        "warn"
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = if settings.log.format == "json" {
         builder.json().try_init()
     } else {
@@ -230,9 +326,17 @@ async fn citizen(services: &Services, command: CitizenCommand) -> anyhow::Result
                 family_name: PersonName::parse(&family_name, "family name")?,
                 email: email.as_deref().map(Email::parse).transpose()?,
             };
-            let password = if password_stdin { Some(read_password_stdin()?) } else { None };
+            let password = if password_stdin {
+                Some(read_password_stdin()?)
+            } else {
+                None
+            };
             let created = registry.add_citizen(new, password, ADMIN).await?;
-            println!("added citizen {} ({})", created.user_id.as_str(), created.id);
+            println!(
+                "added citizen {} ({})",
+                created.user_id.as_str(),
+                created.id
+            );
         }
         CitizenCommand::Import { file, batch_size } => import(services, &file, batch_size).await?,
         CitizenCommand::Show { who, json } => {
@@ -243,17 +347,27 @@ async fn citizen(services: &Services, command: CitizenCommand) -> anyhow::Result
             let status = CitizenStatus::parse(&status)?;
             let citizen = find(services, &who).await?;
             registry.set_status(&citizen, status, ADMIN).await?;
-            println!("status of {} set to {}", citizen.user_id.as_str(), status.as_str());
+            println!(
+                "status of {} set to {}",
+                citizen.user_id.as_str(),
+                status.as_str()
+            );
         }
         CitizenCommand::SetIal { who, level } => {
             let level = AssuranceLevel::parse(&level)?;
             let citizen = find(services, &who).await?;
             registry.set_ial(&citizen, level, ADMIN).await?;
-            println!("identity assurance of {} set to {}", citizen.user_id.as_str(), level.as_str());
+            println!(
+                "identity assurance of {} set to {}",
+                citizen.user_id.as_str(),
+                level.as_str()
+            );
         }
         CitizenCommand::SetPassword { who } => {
             let citizen = find(services, &who).await?;
-            registry.set_password(&citizen, read_password_stdin()?, ADMIN).await?;
+            registry
+                .set_password(&citizen, read_password_stdin()?, ADMIN)
+                .await?;
             println!("password of {} set", citizen.user_id.as_str());
         }
         CitizenCommand::History { who, limit } => {
@@ -262,7 +376,10 @@ async fn citizen(services: &Services, command: CitizenCommand) -> anyhow::Result
                 let event = chained.event;
                 let at = time::OffsetDateTime::from_unix_timestamp(event.at)
                     .ok()
-                    .and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok())
+                    .and_then(|at| {
+                        at.format(&time::format_description::well_known::Rfc3339)
+                            .ok()
+                    })
                     .unwrap_or_else(|| event.at.to_string());
                 println!(
                     "{at}  {:<26} actor={} client={} level={} {}",
@@ -278,6 +395,80 @@ async fn citizen(services: &Services, command: CitizenCommand) -> anyhow::Result
             let citizen = find(services, &who).await?;
             let enrollment = registry.enroll_totp(&citizen, ADMIN).await?;
             println!("{}", enrollment.otpauth_uri);
+        }
+    }
+    Ok(())
+}
+
+async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<()> {
+    let store = &services.provider_store;
+    match command {
+        ClientCommand::Add {
+            id,
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            auth_method,
+            secret_stdin,
+            jwks,
+            jwks_uri,
+            scopes,
+            id_token_alg,
+            min_acr,
+        } => {
+            if jwks_uri.is_some() {
+                bail!("--jwks-uri is not supported yet: download the client's JWK Set and give --jwks FILE");
+            }
+            let secret = if secret_stdin {
+                use secrecy::ExposeSecret;
+                Some(read_password_stdin()?.expose_secret().to_owned())
+            } else {
+                None
+            };
+            let registration = ClientRegistration {
+                id,
+                name,
+                redirect_uris,
+                post_logout_redirect_uris,
+                auth_method,
+                secret,
+                jwks: jwks.as_deref().map(segl::clients::read_jwks).transpose()?,
+                scopes,
+                id_token_alg,
+                min_acr,
+            };
+            let (client, generated) = registration.validate(&segl::clients::supported_scopes())?;
+            if !store
+                .upsert_client(&client, "cli", false, oidc_provider::provider::now())
+                .await?
+            {
+                bail!("a client with id '{}' already exists", client.id);
+            }
+            println!("added client {}", client.id);
+            if let Some(secret) = generated {
+                println!("client secret (shown once, store it now): {secret}");
+            }
+        }
+        ClientCommand::List => {
+            for (client, source) in store.find_clients().await? {
+                println!(
+                    "{}  {:<20} {:<19} scopes=[{}] alg={} min_acr={} source={} redirect={}",
+                    client.id,
+                    client.name,
+                    client.auth_method.as_str(),
+                    client.scopes.join(" "),
+                    client.id_token_alg.as_str(),
+                    client.min_acr.map_or("-", |level| level.as_str()),
+                    source,
+                    client.redirect_uris.join(",")
+                );
+            }
+        }
+        ClientCommand::Remove { id } => {
+            if !store.delete_client(&id).await? {
+                bail!("unknown client '{id}'");
+            }
+            println!("removed client {id}");
         }
     }
     Ok(())
@@ -310,16 +501,26 @@ fn print_citizen(citizen: &Citizen, json: bool) -> anyhow::Result<()> {
     println!("cpr:         {}", citizen.cpr);
     println!("name:        {}", citizen.full_name());
     println!("birth date:  {}", citizen.birth_date());
-    println!("email:       {}", citizen.email.as_ref().map_or("-", |email| email.as_str()));
+    println!(
+        "email:       {}",
+        citizen.email.as_ref().map_or("-", |email| email.as_str())
+    );
     println!("status:      {}", citizen.status.as_str());
     println!("ial:         {}", citizen.ial.as_str());
     println!("password:    {}", yes_no(citizen.has_password));
-    println!("totp:        {}", if citizen.has_totp { "enrolled" } else { "none" });
+    println!(
+        "totp:        {}",
+        if citizen.has_totp { "enrolled" } else { "none" }
+    );
     println!("failed:      {}", citizen.failed_attempts);
     Ok(())
 }
 
-async fn import(services: &Services, file: &std::path::Path, batch_size: usize) -> anyhow::Result<()> {
+async fn import(
+    services: &Services,
+    file: &std::path::Path,
+    batch_size: usize,
+) -> anyhow::Result<()> {
     let total = std::fs::metadata(file)
         .with_context(|| format!("cannot read {}", file.display()))?
         .len();
@@ -337,7 +538,10 @@ async fn import(services: &Services, file: &std::path::Path, batch_size: usize) 
         .registry
         .import_csv(file, batch_size, "import", |progress| {
             bar.set_position(progress.bytes_read);
-            bar.set_message(format!("{} imported, {} rejected", progress.imported, progress.rejected));
+            bar.set_message(format!(
+                "{} imported, {} rejected",
+                progress.imported, progress.rejected
+            ));
         })
         .await?;
     bar.finish_and_clear();

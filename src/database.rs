@@ -22,7 +22,10 @@ pub enum DatabaseError {
     #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     #[error("cannot create the database folder {path}: {source}")]
-    Folder { path: String, source: std::io::Error },
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot connect to the database at {url}")]
     Connect {
         url: String,
@@ -47,7 +50,9 @@ impl Backend {
 
 /// The file path of a `sqlite://PATH` URL (None for in-memory databases).
 pub fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
         None
@@ -60,11 +65,15 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
 pub async fn connect(settings: &DatabaseSettings) -> Result<(AnyPool, Backend), DatabaseError> {
     sqlx::any::install_default_drivers();
     let raw = settings.url.expose_secret();
-    let backend = Backend::of(raw).ok_or_else(|| DatabaseError::UnsupportedUrl(settings.redacted_url()))?;
+    let backend =
+        Backend::of(raw).ok_or_else(|| DatabaseError::UnsupportedUrl(settings.redacted_url()))?;
     let mut url = raw.to_owned();
     if backend == Backend::Sqlite {
         if let Some(path) = sqlite_path(raw) {
-            if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            if let Some(parent) = path
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(parent).map_err(|source| DatabaseError::Folder {
                     path: parent.display().to_string(),
                     source,
@@ -72,7 +81,11 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<(AnyPool, Backend), 
             }
         }
         if !url.contains("mode=") {
-            url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+            url.push_str(if url.contains('?') {
+                "&mode=rwc"
+            } else {
+                "?mode=rwc"
+            });
         }
     }
     // One direct connection first: the pool would retry until its timeout and report only
@@ -133,7 +146,10 @@ mod tests {
 
     #[test]
     fn sqlite_path_ignores_query() {
-        assert_eq!(sqlite_path("sqlite://data/segl.db?mode=rwc"), Some(PathBuf::from("data/segl.db")));
+        assert_eq!(
+            sqlite_path("sqlite://data/segl.db?mode=rwc"),
+            Some(PathBuf::from("data/segl.db"))
+        );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
     }
 }

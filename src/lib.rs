@@ -1,6 +1,7 @@
 //! Wiring of the `segl` binary: settings, the database pool, migrations, the registry and the
 //! HTTP application. Protocol and registry rules live in the crates under `crates/`.
 
+pub mod clients;
 pub mod database;
 pub mod settings;
 
@@ -8,10 +9,15 @@ use anyhow::Context;
 use citizen_registry::sealing::MasterKey;
 use citizen_registry::store::Store;
 use citizen_registry::Registry;
+use oidc_provider::keyring::KeyRing;
+use oidc_provider::provider::Provider;
+use oidc_provider::store::Store as ProviderStore;
 use secrecy::ExposeSecret;
 use settings::Settings;
 use sqlx::AnyPool;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// The database, migrated, with the services built on it.
@@ -20,6 +26,9 @@ pub struct Services {
     pub pool: AnyPool,
     pub backend: database::Backend,
     pub registry: Registry,
+    pub master_key: Arc<MasterKey>,
+    /// The provider's store (clients, keys, sessions, codes).
+    pub provider_store: ProviderStore,
 }
 
 impl Services {
@@ -28,8 +37,23 @@ impl Services {
         let (pool, backend) = database::connect(&settings.database).await?;
         database::migrate(&pool, backend).await?;
         let master_key = master_key(settings, backend)?;
-        let registry = Registry::new(Store::new(pool.clone()), &master_key, settings.registry_settings())?;
-        Ok(Self { pool, backend, registry })
+        let registry = Registry::new(
+            Store::new(pool.clone()),
+            &master_key,
+            settings.registry_settings(),
+        )?;
+        Ok(Self {
+            provider_store: ProviderStore::new(pool.clone()),
+            pool,
+            backend,
+            registry,
+            master_key: Arc::new(master_key),
+        })
+    }
+
+    /// Loads the signing keys (creating the first set on a new database).
+    pub async fn key_ring(&self) -> anyhow::Result<KeyRing> {
+        Ok(KeyRing::load(self.provider_store.clone(), &self.master_key).await?)
     }
 }
 
@@ -46,11 +70,15 @@ pub fn master_key(settings: &Settings, backend: database::Backend) -> anyhow::Re
         database::Backend::Postgres => anyhow::bail!("no master key configured: {hint}"),
         database::Backend::Sqlite => database::sqlite_path(settings.database.url.expose_secret())
             .map(|database| database.with_file_name("segl.key"))
-            .ok_or_else(|| anyhow::anyhow!("no master key configured for an in-memory database: {hint}"))?,
+            .ok_or_else(|| {
+                anyhow::anyhow!("no master key configured for an in-memory database: {hint}")
+            })?,
     };
     if path.exists() {
-        let encoded = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        return MasterKey::parse(&encoded).with_context(|| format!("master key file {}", path.display()));
+        let encoded = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return MasterKey::parse(&encoded)
+            .with_context(|| format!("master key file {}", path.display()));
     }
     let encoded = MasterKey::generate_encoded()?;
     write_private_file(&path, &encoded).with_context(|| format!("writing {}", path.display()))?;
@@ -75,16 +103,39 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     pub services: Services,
+    pub provider: Provider,
+    key_refresh: Duration,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let services = Services::open(&settings).await?;
+        if !settings.provider.clients_file.trim().is_empty() {
+            clients::load_file(
+                &services,
+                std::path::Path::new(settings.provider.clients_file.trim()),
+            )
+            .await?;
+        }
+        let keys = Arc::new(services.key_ring().await?);
+        let provider = Provider::new(
+            services.provider_store.clone(),
+            services.registry.clone(),
+            settings.provider_settings(),
+            keys,
+            &services.master_key,
+        )?;
+        let router = oidc_provider::router(provider.clone())?;
         let listener = TcpListener::bind(&settings.server.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
-        let router = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
-        Ok(Self { listener, router, services })
+        Ok(Self {
+            listener,
+            router,
+            services,
+            provider,
+            key_refresh: Duration::from_secs(settings.provider.key_refresh_seconds.max(1)),
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -92,8 +143,37 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let maintenance = tokio::spawn(maintain(self.provider.clone(), self.key_refresh));
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        maintenance.abort();
+        served
+    }
+}
+
+/// Background upkeep on every node: pick up keys rotated elsewhere, delete expired rows.
+/// Losing this task loses nothing: all state is in the database.
+async fn maintain(provider: Provider, key_refresh: Duration) {
+    let mut ticker = tokio::time::interval(key_refresh);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match provider.keys().refresh().await {
+            Ok(true) => tracing::info!("signing keys changed: reloaded"),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "signing key refresh failed"),
+        }
+        let now = oidc_provider::provider::now();
+        if let Err(error) = provider.store().delete_expired(now).await {
+            tracing::warn!(%error, "deleting expired rows failed");
+        }
     }
 }

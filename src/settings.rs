@@ -12,6 +12,8 @@ const DEFAULTS: &str = include_str!("../config/default.toml");
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub server: ServerSettings,
+    pub provider: ProviderSection,
+    pub session: SessionSettings,
     pub database: DatabaseSettings,
     pub secrets: SecretSettings,
     pub password: PasswordSettings,
@@ -23,6 +25,22 @@ pub struct Settings {
 pub struct ServerSettings {
     pub listen: String,
     pub issuer: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderSection {
+    pub code_lifetime_seconds: i64,
+    pub id_token_lifetime_seconds: i64,
+    pub access_token_lifetime_seconds: i64,
+    pub login_lifetime_seconds: i64,
+    pub key_refresh_seconds: u64,
+    pub clients_file: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionSettings {
+    pub idle_seconds: i64,
+    pub absolute_seconds: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,7 +82,10 @@ pub struct LogSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("configuration file {path}")]
-    File { path: String, source: config::ConfigError },
+    File {
+        path: String,
+        source: config::ConfigError,
+    },
     #[error("configuration: {0}")]
     Invalid(#[from] config::ConfigError),
 }
@@ -72,7 +93,8 @@ pub enum SettingsError {
 impl Settings {
     /// Reads the layers. `file` is `--config` (or `SEGL_CONFIG`).
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
-        let mut builder = config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = file {
             if !path.is_file() {
                 return Err(SettingsError::File {
@@ -98,12 +120,35 @@ impl Settings {
     /// Settings for tests: port 0, a fresh random master key, cheaper argon2 is NOT used
     /// (tests run the real cost; argon2 is compiled optimised in dev builds).
     pub fn for_tests(database_url: &str) -> Self {
-        let mut settings = Self::load(None).unwrap_or_else(|error| panic!("built-in defaults must parse: {error}"));
+        let mut settings = Self::load(None)
+            .unwrap_or_else(|error| panic!("built-in defaults must parse: {error}"));
         settings.server.listen = "127.0.0.1:0".to_owned();
         settings.database.url = SecretString::from(database_url.to_owned());
-        settings.secrets.master_key =
-            SecretString::from(citizen_registry::sealing::MasterKey::generate_encoded().unwrap_or_default());
+        settings.secrets.master_key = SecretString::from(
+            citizen_registry::sealing::MasterKey::generate_encoded().unwrap_or_default(),
+        );
         settings
+    }
+
+    pub fn provider_settings(&self) -> oidc_provider::provider::ProviderSettings {
+        oidc_provider::provider::ProviderSettings {
+            issuer: self.server.issuer.trim_end_matches('/').to_owned(),
+            code_lifetime_seconds: self.provider.code_lifetime_seconds,
+            id_token_lifetime_seconds: self.provider.id_token_lifetime_seconds,
+            access_token_lifetime_seconds: self.provider.access_token_lifetime_seconds,
+            login_lifetime_seconds: self.provider.login_lifetime_seconds,
+            session: oidc_provider::session::SessionPolicy {
+                idle_seconds: self.session.idle_seconds,
+                absolute_seconds: self.session.absolute_seconds,
+            },
+        }
+    }
+
+    /// The longest a token we sign stays valid: how long a retired key stays published.
+    pub fn max_token_lifetime(&self) -> i64 {
+        self.provider
+            .id_token_lifetime_seconds
+            .max(self.provider.access_token_lifetime_seconds)
     }
 
     pub fn registry_settings(&self) -> RegistrySettings {

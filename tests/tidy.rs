@@ -47,7 +47,10 @@ fn both_backends_have_the_same_migrations() {
     let sqlite = file_names(&root().join("migrations/sqlite"));
     let postgres = file_names(&root().join("migrations/postgres"));
     assert!(!sqlite.is_empty());
-    assert_eq!(sqlite, postgres, "migrations/sqlite and migrations/postgres must list the same files");
+    assert_eq!(
+        sqlite, postgres,
+        "migrations/sqlite and migrations/postgres must list the same files"
+    );
 }
 
 #[test]
@@ -67,19 +70,24 @@ fn every_rust_file_opens_with_a_module_doc() {
 fn architecture_names_every_crate() {
     let architecture = fs::read_to_string(root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
     for name in file_names(&root().join("crates")) {
-        assert!(architecture.contains(&format!("crates/{name}")), "ARCHITECTURE.md does not name crates/{name}");
+        assert!(
+            architecture.contains(&format!("crates/{name}")),
+            "ARCHITECTURE.md does not name crates/{name}"
+        );
     }
 }
 
 /// True when a file belongs to the module `module` (`module.rs` or anything under `module/`).
 fn is_module(path: &Path, module: &str) -> bool {
-    path.components().any(|part| part.as_os_str() == module) || path.file_stem().is_some_and(|stem| stem == module)
+    path.components().any(|part| part.as_os_str() == module)
+        || path.file_stem().is_some_and(|stem| stem == module)
 }
 
 fn imports(text: &str, krate: &str) -> bool {
     text.lines().any(|line| {
         let line = line.trim_start();
-        !line.starts_with("//") && (line.contains(&format!("use {krate}::")) || line.contains(&format!("{krate}::")))
+        !line.starts_with("//")
+            && (line.contains(&format!("use {krate}::")) || line.contains(&format!("{krate}::")))
     })
 }
 
@@ -94,10 +102,16 @@ fn in_crates_only_http_modules_use_axum_and_only_store_modules_use_sqlx() {
         // A binary's main.rs wires; the rule is for library modules.
         let is_main = relative.file_name().is_some_and(|name| name == "main.rs");
         if imports(&text, "axum") && !is_module(&relative, "http") && !is_main {
-            offenders.push(format!("{} uses axum outside an http module", relative.display()));
+            offenders.push(format!(
+                "{} uses axum outside an http module",
+                relative.display()
+            ));
         }
         if imports(&text, "sqlx") && !is_module(&relative, "store") {
-            offenders.push(format!("{} uses sqlx outside a store module", relative.display()));
+            offenders.push(format!(
+                "{} uses sqlx outside a store module",
+                relative.display()
+            ));
         }
     }
     assert!(offenders.is_empty(), "{offenders:#?}");
@@ -110,7 +124,10 @@ fn manifest(path: &str) -> String {
 #[test]
 fn dependency_edges_point_one_way() {
     let registry = manifest("crates/citizen-registry/Cargo.toml");
-    assert!(!registry.contains("oidc-provider"), "citizen-registry must not depend on oidc-provider");
+    assert!(
+        !registry.contains("oidc-provider"),
+        "citizen-registry must not depend on oidc-provider"
+    );
     let demo = manifest("crates/rp-demo/Cargo.toml");
     for ours in ["citizen-registry", "oidc-provider", "segl"] {
         assert!(

@@ -4,10 +4,22 @@ use crate::helpers::{spawn_app, CPR};
 
 async fn some_events(app: &crate::helpers::TestApp) {
     let output = app
-        .segl(&["citizen", "add", "--cpr", CPR, "--user-id", "anna", "--given-name", "Anna", "--family-name", "Jensen"])
+        .segl(&[
+            "citizen",
+            "add",
+            "--cpr",
+            CPR,
+            "--user-id",
+            "anna",
+            "--given-name",
+            "Anna",
+            "--family-name",
+            "Jensen",
+        ])
         .await;
     assert!(output.success, "{}", output.stderr);
-    app.segl(&["citizen", "set-status", "anna", "suspended"]).await;
+    app.segl(&["citizen", "set-status", "anna", "suspended"])
+        .await;
     app.segl(&["citizen", "set-status", "anna", "active"]).await;
 }
 
@@ -17,7 +29,10 @@ async fn an_intact_chain_verifies() {
     some_events(&app).await;
     let output = app.segl(&["audit", "verify"]).await;
     assert!(output.success, "{}", output.stderr);
-    assert_eq!(output.stdout.trim(), "audit chain intact: 3 events verified");
+    assert_eq!(
+        output.stdout.trim(),
+        "audit chain intact: 3 events verified"
+    );
 }
 
 #[tokio::test]
@@ -28,7 +43,10 @@ async fn audit_events_cannot_be_updated() {
         .execute(&app.services.pool)
         .await;
     let error = result.expect_err("updates are refused by a trigger");
-    assert!(error.to_string().contains("audit events are append-only"), "{error}");
+    assert!(
+        error.to_string().contains("audit events are append-only"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -58,6 +76,16 @@ async fn history_lists_a_citizens_events_newest_first() {
         .lines()
         .map(|line| line.split_whitespace().nth(1).unwrap_or_default())
         .collect();
-    assert_eq!(kinds, vec!["citizen.status_changed", "citizen.status_changed", "citizen.created"]);
-    assert!(!output.stdout.contains("0707614285"), "no CPR number in the audit detail");
+    assert_eq!(
+        kinds,
+        vec![
+            "citizen.status_changed",
+            "citizen.status_changed",
+            "citizen.created"
+        ]
+    );
+    assert!(
+        !output.stdout.contains("0707614285"),
+        "no CPR number in the audit detail"
+    );
 }

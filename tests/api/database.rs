@@ -8,23 +8,36 @@ async fn an_unreachable_database_is_one_line_and_a_failure() {
     let output = run_segl(
         &["citizen", "show", "anna"],
         "",
-        &[("SEGL_DATABASE_URL", "postgres://segl:hunter2@127.0.0.1:1/segl")],
+        &[(
+            "SEGL_DATABASE_URL",
+            "postgres://segl:hunter2@127.0.0.1:1/segl",
+        )],
     )
     .await;
     assert_eq!(output.code, Some(1));
     let message = output.stderr.trim();
     assert_eq!(message.lines().count(), 1, "{message}");
     assert!(
-        message.starts_with("error: cannot connect to the database at postgres://segl:***@127.0.0.1:1/segl: "),
+        message.starts_with(
+            "error: cannot connect to the database at postgres://segl:***@127.0.0.1:1/segl: "
+        ),
         "{message}"
     );
     assert!(message.contains("Connection refused"), "{message}");
-    assert!(!message.contains("hunter2"), "the password leaked: {message}");
+    assert!(
+        !message.contains("hunter2"),
+        "the password leaked: {message}"
+    );
 }
 
 #[tokio::test]
 async fn an_unsupported_database_url_is_refused() {
-    let output = run_segl(&["migrate"], "", &[("SEGL_DATABASE_URL", "mysql://root@127.0.0.1/segl")]).await;
+    let output = run_segl(
+        &["migrate"],
+        "",
+        &[("SEGL_DATABASE_URL", "mysql://root@127.0.0.1/segl")],
+    )
+    .await;
     assert_eq!(output.code, Some(1));
     assert_eq!(
         output.stderr.trim(),
@@ -36,7 +49,10 @@ async fn an_unsupported_database_url_is_refused() {
 async fn a_missing_config_file_is_named() {
     let output = run_segl(&["--config", "/nonexistent/segl.toml", "migrate"], "", &[]).await;
     assert_eq!(output.code, Some(1));
-    assert_eq!(output.stderr.trim(), "error: configuration file /nonexistent/segl.toml: no such file");
+    assert_eq!(
+        output.stderr.trim(),
+        "error: configuration file /nonexistent/segl.toml: no such file"
+    );
 }
 
 #[tokio::test]
@@ -63,7 +79,12 @@ async fn sqlite_runs_in_wal_mode() {
 #[tokio::test]
 async fn the_server_answers_health_checks() {
     let app = spawn_app().await;
-    let response = app.client.get(format!("{}/healthz", app.address)).send().await.expect("request");
+    let response = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.expect("body"), "ok");
 }

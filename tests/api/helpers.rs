@@ -23,7 +23,9 @@ impl TestDb {
                 sqlx::any::install_default_drivers();
                 let mut admin = sqlx::AnyConnection::connect(&base)
                     .await
-                    .unwrap_or_else(|error| panic!("TEST_DATABASE_URL is set but unreachable: {error}"));
+                    .unwrap_or_else(|error| {
+                        panic!("TEST_DATABASE_URL is set but unreachable: {error}")
+                    });
                 let name = format!("test_{}", uuid::Uuid::new_v4().simple());
                 admin
                     .execute(format!("CREATE DATABASE {name}").as_str())
@@ -68,7 +70,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDb::new().await;
     let mut settings = Settings::for_tests(&db.url);
     configure(&mut settings);
-    let application = Application::build(settings.clone()).await.expect("application builds");
+    let application = Application::build(settings.clone())
+        .await
+        .expect("application builds");
     let address = format!("http://{}", application.local_addr().expect("bound"));
     let services = application.services.clone();
     tokio::spawn(application.run_until(std::future::pending()));
@@ -112,10 +116,17 @@ impl TestApp {
     }
 
     pub async fn segl_with_stdin(&self, args: &[&str], stdin: &str) -> CliOutput {
-        run_segl(args, stdin, &[
-            ("SEGL_DATABASE_URL", self.db.url.as_str()),
-            ("SEGL__SECRETS__MASTER_KEY", self.settings.secrets.master_key.expose_secret()),
-        ])
+        run_segl(
+            args,
+            stdin,
+            &[
+                ("SEGL_DATABASE_URL", self.db.url.as_str()),
+                (
+                    "SEGL__SECRETS__MASTER_KEY",
+                    self.settings.secrets.master_key.expose_secret(),
+                ),
+            ],
+        )
         .await
     }
 
@@ -154,7 +165,10 @@ pub async fn run_segl(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> CliOu
     }
     let mut child = command.spawn().expect("segl starts");
     if let Some(mut input) = child.stdin.take() {
-        input.write_all(stdin.as_bytes()).await.expect("write stdin");
+        input
+            .write_all(stdin.as_bytes())
+            .await
+            .expect("write stdin");
     }
     child.wait_with_output().await.expect("segl runs").into()
 }

@@ -27,9 +27,19 @@ async fn one_bad_row_is_named_and_the_others_are_imported() {
          050505-4444,lars,Lars,Løkke,,\n"
     );
     let file = write_csv(csv.as_bytes());
-    let output = app.segl(&["citizen", "import", file.path().to_str().expect("utf-8 path")]).await;
+    let output = app
+        .segl(&[
+            "citizen",
+            "import",
+            file.path().to_str().expect("utf-8 path"),
+        ])
+        .await;
 
-    assert_eq!(output.code, Some(1), "a run with rejected rows exits non-zero");
+    assert_eq!(
+        output.code,
+        Some(1),
+        "a run with rejected rows exits non-zero"
+    );
     let rejected: Vec<&str> = output.stderr.lines().collect();
     assert_eq!(
         rejected,
@@ -42,7 +52,13 @@ async fn one_bad_row_is_named_and_the_others_are_imported() {
             "error: 5 rows were rejected",
         ]
     );
-    assert!(output.stdout.starts_with("imported 3 citizens, rejected 5 rows in "), "{}", output.stdout);
+    assert!(
+        output
+            .stdout
+            .starts_with("imported 3 citizens, rejected 5 rows in "),
+        "{}",
+        output.stdout
+    );
     assert_eq!(app.citizen_count().await, 3);
     assert_eq!(app.audit_count("citizen.created").await, 3);
 
@@ -59,13 +75,30 @@ async fn one_bad_row_is_named_and_the_others_are_imported() {
 #[tokio::test]
 async fn bad_utf8_is_named_by_line_and_column() {
     let app = spawn_app().await;
-    let mut csv = b"cpr,user_id,given_name,family_name,email,password_hash\n070761-4285,anna,Anna,Jensen,,\n".to_vec();
+    let mut csv =
+        b"cpr,user_id,given_name,family_name,email,password_hash\n070761-4285,anna,Anna,Jensen,,\n"
+            .to_vec();
     csv.extend_from_slice(b"010165-4000,jan,J\xffn,Holm,,\n");
     let file = write_csv(&csv);
-    let output = app.segl(&["citizen", "import", file.path().to_str().expect("utf-8 path")]).await;
+    let output = app
+        .segl(&[
+            "citizen",
+            "import",
+            file.path().to_str().expect("utf-8 path"),
+        ])
+        .await;
     assert_eq!(output.code, Some(1));
-    assert_eq!(output.stderr.lines().next(), Some("line 3: column given_name is not valid UTF-8"));
-    assert!(output.stdout.starts_with("imported 1 citizens, rejected 1 rows"), "{}", output.stdout);
+    assert_eq!(
+        output.stderr.lines().next(),
+        Some("line 3: column given_name is not valid UTF-8")
+    );
+    assert!(
+        output
+            .stdout
+            .starts_with("imported 1 citizens, rejected 1 rows"),
+        "{}",
+        output.stdout
+    );
     assert_eq!(app.citizen_count().await, 1);
 }
 
@@ -73,7 +106,13 @@ async fn bad_utf8_is_named_by_line_and_column() {
 async fn a_wrong_header_imports_nothing() {
     let app = spawn_app().await;
     let file = write_csv(b"cpr,name\n070761-4285,Anna\n");
-    let output = app.segl(&["citizen", "import", file.path().to_str().expect("utf-8 path")]).await;
+    let output = app
+        .segl(&[
+            "citizen",
+            "import",
+            file.path().to_str().expect("utf-8 path"),
+        ])
+        .await;
     assert_eq!(output.code, Some(1));
     assert_eq!(
         output.stderr.trim(),
@@ -85,10 +124,14 @@ async fn a_wrong_header_imports_nothing() {
 #[tokio::test]
 async fn a_missing_file_is_named() {
     let app = spawn_app().await;
-    let output = app.segl(&["citizen", "import", "/nonexistent/citizens.csv"]).await;
+    let output = app
+        .segl(&["citizen", "import", "/nonexistent/citizens.csv"])
+        .await;
     assert_eq!(output.code, Some(1));
     assert!(
-        output.stderr.starts_with("error: cannot read /nonexistent/citizens.csv: No such file or directory"),
+        output
+            .stderr
+            .starts_with("error: cannot read /nonexistent/citizens.csv: No such file or directory"),
         "{}",
         output.stderr
     );
@@ -103,9 +146,21 @@ async fn a_clean_file_imports_every_row_and_exits_zero() {
     }
     let file = write_csv(csv.as_bytes());
     let output = app
-        .segl(&["citizen", "import", "--batch-size", "10", file.path().to_str().expect("utf-8 path")])
+        .segl(&[
+            "citizen",
+            "import",
+            "--batch-size",
+            "10",
+            file.path().to_str().expect("utf-8 path"),
+        ])
         .await;
     assert!(output.success, "{}", output.stderr);
-    assert!(output.stdout.starts_with("imported 28 citizens, rejected 0 rows"), "{}", output.stdout);
+    assert!(
+        output
+            .stdout
+            .starts_with("imported 28 citizens, rejected 0 rows"),
+        "{}",
+        output.stdout
+    );
     assert_eq!(app.citizen_count().await, 28);
 }

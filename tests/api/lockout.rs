@@ -7,17 +7,36 @@ use secrecy::SecretString;
 async fn add_citizen(app: &crate::helpers::TestApp) {
     let output = app
         .segl_with_stdin(
-            &["citizen", "add", "--cpr", CPR, "--user-id", "anna", "--given-name", "Anna", "--family-name", "Jensen", "--password-stdin"],
+            &[
+                "citizen",
+                "add",
+                "--cpr",
+                CPR,
+                "--user-id",
+                "anna",
+                "--given-name",
+                "Anna",
+                "--family-name",
+                "Jensen",
+                "--password-stdin",
+            ],
             "correct horse battery\n",
         )
         .await;
     assert!(output.success, "{}", output.stderr);
 }
 
-async fn login(app: &crate::helpers::TestApp, password: &str) -> Result<citizen_registry::Citizen, AuthenticationError> {
+async fn login(
+    app: &crate::helpers::TestApp,
+    password: &str,
+) -> Result<citizen_registry::Citizen, AuthenticationError> {
     app.services
         .registry
-        .authenticate_password("anna", SecretString::from(password.to_owned()), &LoginContext::default())
+        .authenticate_password(
+            "anna",
+            SecretString::from(password.to_owned()),
+            &LoginContext::default(),
+        )
         .await
 }
 
@@ -30,14 +49,24 @@ async fn five_failures_lock_the_account_even_for_the_right_password() {
     let app = spawn_app().await;
     add_citizen(&app).await;
     for _ in 0..4 {
-        assert!(matches!(login(&app, "wrong password").await, Err(AuthenticationError::InvalidCredentials)));
+        assert!(matches!(
+            login(&app, "wrong password").await,
+            Err(AuthenticationError::InvalidCredentials)
+        ));
     }
     // The fifth failure locks for base_delay_seconds (30).
     let before = now();
-    assert!(matches!(login(&app, "wrong password").await, Err(AuthenticationError::InvalidCredentials)));
+    assert!(matches!(
+        login(&app, "wrong password").await,
+        Err(AuthenticationError::InvalidCredentials)
+    ));
     match login(&app, "correct horse battery").await {
         Err(AuthenticationError::Locked { until }) => {
-            assert!((before + 30..=now() + 30).contains(&until), "until {until}, now {}", now());
+            assert!(
+                (before + 30..=now() + 30).contains(&until),
+                "until {until}, now {}",
+                now()
+            );
         }
         other => panic!("expected Locked, got {other:?}"),
     }
@@ -56,7 +85,10 @@ async fn each_further_failure_doubles_the_delay() {
     add_citizen(&app).await;
     // base 0 doubles to 0: the lock is immediate but already over; the counter keeps growing.
     for _ in 0..3 {
-        assert!(matches!(login(&app, "wrong password").await, Err(AuthenticationError::InvalidCredentials)));
+        assert!(matches!(
+            login(&app, "wrong password").await,
+            Err(AuthenticationError::InvalidCredentials)
+        ));
     }
     let shown = app.segl(&["citizen", "show", "anna", "--json"]).await;
     let shown: serde_json::Value = serde_json::from_str(&shown.stdout).expect("json");
@@ -67,7 +99,11 @@ async fn each_further_failure_doubles_the_delay() {
         base_delay_seconds: 10,
         max_delay_seconds: 25,
     };
-    assert_eq!(policy.locked_until(3, 0), Some(25), "10 * 2^2 = 40, capped at 25");
+    assert_eq!(
+        policy.locked_until(3, 0),
+        Some(25),
+        "10 * 2^2 = 40, capped at 25"
+    );
 }
 
 #[tokio::test]
@@ -77,7 +113,9 @@ async fn a_success_before_the_limit_resets_the_counter() {
     for _ in 0..4 {
         let _ = login(&app, "wrong password").await;
     }
-    login(&app, "correct horse battery").await.expect("the fifth attempt is correct");
+    login(&app, "correct horse battery")
+        .await
+        .expect("the fifth attempt is correct");
     let shown = app.segl(&["citizen", "show", "anna", "--json"]).await;
     let shown: serde_json::Value = serde_json::from_str(&shown.stdout).expect("json");
     assert_eq!(shown["failed_attempts"], 0);
@@ -90,14 +128,25 @@ async fn an_unknown_user_id_gets_the_same_answer_as_a_wrong_password() {
     add_citizen(&app).await;
     let registry = &app.services.registry;
     let unknown = registry
-        .authenticate_password("nobody", SecretString::from("correct horse battery"), &LoginContext::default())
+        .authenticate_password(
+            "nobody",
+            SecretString::from("correct horse battery"),
+            &LoginContext::default(),
+        )
         .await;
     let malformed = registry
-        .authenticate_password("a b", SecretString::from("correct horse battery"), &LoginContext::default())
+        .authenticate_password(
+            "a b",
+            SecretString::from("correct horse battery"),
+            &LoginContext::default(),
+        )
         .await;
     let wrong = login(&app, "wrong password").await;
     for result in [unknown, malformed, wrong] {
-        assert!(matches!(result, Err(AuthenticationError::InvalidCredentials)), "{result:?}");
+        assert!(
+            matches!(result, Err(AuthenticationError::InvalidCredentials)),
+            "{result:?}"
+        );
     }
     assert_eq!(app.audit_count("login.failed").await, 3);
 }
@@ -109,8 +158,18 @@ async fn setting_a_new_password_lifts_a_lock() {
     for _ in 0..5 {
         let _ = login(&app, "wrong password").await;
     }
-    assert!(matches!(login(&app, "correct horse battery").await, Err(AuthenticationError::Locked { .. })));
-    let output = app.segl_with_stdin(&["citizen", "set-password", "anna"], "a brand new password\n").await;
+    assert!(matches!(
+        login(&app, "correct horse battery").await,
+        Err(AuthenticationError::Locked { .. })
+    ));
+    let output = app
+        .segl_with_stdin(
+            &["citizen", "set-password", "anna"],
+            "a brand new password\n",
+        )
+        .await;
     assert!(output.success, "{}", output.stderr);
-    login(&app, "a brand new password").await.expect("unlocked with the new password");
+    login(&app, "a brand new password")
+        .await
+        .expect("unlocked with the new password");
 }

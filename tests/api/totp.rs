@@ -7,7 +7,18 @@ use citizen_registry::{LoginContext, TotpOutcome};
 async fn enrolled_code_is_accepted_once() {
     let app = spawn_app().await;
     let output = app
-        .segl(&["citizen", "add", "--cpr", CPR, "--user-id", "anna", "--given-name", "Anna", "--family-name", "Jensen"])
+        .segl(&[
+            "citizen",
+            "add",
+            "--cpr",
+            CPR,
+            "--user-id",
+            "anna",
+            "--given-name",
+            "Anna",
+            "--family-name",
+            "Jensen",
+        ])
         .await;
     assert!(output.success, "{}", output.stderr);
     let output = app.segl(&["citizen", "totp", "enroll", "anna"]).await;
@@ -18,7 +29,11 @@ async fn enrolled_code_is_accepted_once() {
     assert_eq!(app.audit_count("credential.totp_enrolled").await, 1);
 
     // The secret is sealed at rest: the stored column is not the base32 secret of the URI.
-    let secret = uri.split("secret=").nth(1).and_then(|rest| rest.split('&').next()).expect("secret");
+    let secret = uri
+        .split("secret=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .expect("secret");
     let (stored,): (String,) = sqlx::query_as("SELECT totp_secret FROM citizens")
         .fetch_one(&app.services.pool)
         .await
@@ -32,13 +47,28 @@ async fn enrolled_code_is_accepted_once() {
         .expect("citizen");
     let code = registry.current_totp_code(citizen.id).await.expect("code");
     let context = LoginContext::default();
-    assert_eq!(registry.verify_totp(citizen.id, &code, &context).await.expect("check"), TotpOutcome::Accepted);
     assert_eq!(
-        registry.verify_totp(citizen.id, &code, &context).await.expect("check"),
+        registry
+            .verify_totp(citizen.id, &code, &context)
+            .await
+            .expect("check"),
+        TotpOutcome::Accepted
+    );
+    assert_eq!(
+        registry
+            .verify_totp(citizen.id, &code, &context)
+            .await
+            .expect("check"),
         TotpOutcome::Rejected,
         "a replayed code is refused"
     );
-    assert_eq!(registry.verify_totp(citizen.id, "000000x", &context).await.expect("check"), TotpOutcome::Rejected);
+    assert_eq!(
+        registry
+            .verify_totp(citizen.id, "000000x", &context)
+            .await
+            .expect("check"),
+        TotpOutcome::Rejected
+    );
     assert_eq!(app.audit_count("factor.succeeded").await, 1);
     assert_eq!(app.audit_count("factor.failed").await, 2);
 }

@@ -91,7 +91,11 @@ struct HashInput<'a> {
 /// SHA-256 over the canonical JSON of (seq, event, prev_hash). serde_json writes struct fields in
 /// declaration order and `detail` objects in sorted key order, so the encoding is stable.
 pub fn chain_hash(seq: i64, event: &AuditEvent, prev_hash: &str) -> String {
-    let input = HashInput { seq, event, prev_hash };
+    let input = HashInput {
+        seq,
+        event,
+        prev_hash,
+    };
     let encoded = serde_json::to_vec(&input).unwrap_or_default();
     hex::encode(digest(&SHA256, &encoded).as_ref())
 }
@@ -105,13 +109,12 @@ pub fn chain(events: Vec<AuditEvent>, head_seq: i64, head_hash: &str) -> Vec<Cha
         .map(|(offset, event)| {
             let seq = head_seq + 1 + offset as i64;
             let hash = chain_hash(seq, &event, &prev_hash);
-            let chained = ChainedEvent {
+            ChainedEvent {
                 seq,
                 event,
                 prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
                 hash,
-            };
-            chained
+            }
         })
         .collect()
 }

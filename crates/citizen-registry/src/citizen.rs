@@ -1,7 +1,7 @@
 //! The citizen: identity fields, status, identity assurance, and the rules for each field.
 
 use crate::cpr::NationalId;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use time::Date;
 use uuid::Uuid;
@@ -63,7 +63,9 @@ impl fmt::Debug for UserId {
 impl PersonName {
     pub fn parse(input: &str, what: &'static str) -> Result<Self, FieldError> {
         let trimmed = input.trim();
-        if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control)
+        if trimmed.is_empty()
+            || trimmed.chars().count() > 100
+            || trimmed.chars().any(char::is_control)
         {
             return Err(FieldError::Name(what));
         }
@@ -123,7 +125,7 @@ impl CitizenStatus {
 }
 
 /// An NSIS assurance level, used both for identity proofing (IAL) and authenticators (AAL).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AssuranceLevel {
     Low,
@@ -233,7 +235,10 @@ mod tests {
 
     #[test]
     fn empty_name_is_refused() {
-        assert_eq!(PersonName::parse("  ", "given name"), Err(FieldError::Name("given name")));
+        assert_eq!(
+            PersonName::parse("  ", "given name"),
+            Err(FieldError::Name("given name"))
+        );
         assert!(PersonName::parse("Søren", "given name").is_ok());
     }
 

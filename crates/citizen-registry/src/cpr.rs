@@ -151,7 +151,10 @@ mod tests {
     use time::macros::date;
 
     fn year_of(cpr: &str) -> i32 {
-        NationalId::parse(cpr).expect("valid CPR").birth_date().year()
+        NationalId::parse(cpr)
+            .expect("valid CPR")
+            .birth_date()
+            .year()
     }
 
     #[test]

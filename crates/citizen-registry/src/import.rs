@@ -8,7 +8,14 @@ use crate::citizen::{Email, NewCitizen, PersonName, UserId};
 use crate::cpr::NationalId;
 use crate::password::check_phc_hash;
 
-pub const HEADER: [&str; 6] = ["cpr", "user_id", "given_name", "family_name", "email", "password_hash"];
+pub const HEADER: [&str; 6] = [
+    "cpr",
+    "user_id",
+    "given_name",
+    "family_name",
+    "email",
+    "password_hash",
+];
 
 /// One valid row.
 #[derive(Debug, Clone)]
@@ -43,17 +50,25 @@ pub fn check_header(fields: &[&[u8]]) -> Result<(), String> {
 pub fn parse_row(fields: &[&[u8]], line: u64) -> Result<ImportRow, RejectedRow> {
     let reject = |reason: String| RejectedRow { line, reason };
     if fields.len() != HEADER.len() {
-        return Err(reject(format!("expected {} columns, found {}", HEADER.len(), fields.len())));
+        return Err(reject(format!(
+            "expected {} columns, found {}",
+            HEADER.len(),
+            fields.len()
+        )));
     }
     let mut text = Vec::with_capacity(HEADER.len());
     for (field, name) in fields.iter().zip(HEADER) {
-        let value = std::str::from_utf8(field).map_err(|_| reject(format!("column {name} is not valid UTF-8")))?;
+        let value = std::str::from_utf8(field)
+            .map_err(|_| reject(format!("column {name} is not valid UTF-8")))?;
         text.push(value.trim());
     }
-    let cpr = NationalId::parse(text[0]).map_err(|error| reject(format!("invalid CPR number: {error}")))?;
+    let cpr = NationalId::parse(text[0])
+        .map_err(|error| reject(format!("invalid CPR number: {error}")))?;
     let user_id = UserId::parse(text[1]).map_err(|error| reject(error.to_string()))?;
-    let given_name = PersonName::parse(text[2], "given name").map_err(|error| reject(error.to_string()))?;
-    let family_name = PersonName::parse(text[3], "family name").map_err(|error| reject(error.to_string()))?;
+    let given_name =
+        PersonName::parse(text[2], "given name").map_err(|error| reject(error.to_string()))?;
+    let family_name =
+        PersonName::parse(text[3], "family name").map_err(|error| reject(error.to_string()))?;
     let email = match text[4] {
         "" => None,
         value => Some(Email::parse(value).map_err(|error| reject(error.to_string()))?),
@@ -88,7 +103,8 @@ mod tests {
 
     #[test]
     fn a_complete_row_parses() {
-        let row = parse_row(&fields("070761-4285,anna,Anna,Jensen,anna@example.dk,"), 2).expect("valid");
+        let row =
+            parse_row(&fields("070761-4285,anna,Anna,Jensen,anna@example.dk,"), 2).expect("valid");
         assert_eq!(row.citizen.user_id.as_str(), "anna");
         assert_eq!(row.password_hash, None);
         assert_eq!(row.line, 2);
@@ -97,7 +113,13 @@ mod tests {
     #[test]
     fn wrong_column_count_names_the_line() {
         let error = parse_row(&fields("070761-4285,anna,Anna"), 7).expect_err("rejected");
-        assert_eq!(error, RejectedRow { line: 7, reason: "expected 6 columns, found 3".into() });
+        assert_eq!(
+            error,
+            RejectedRow {
+                line: 7,
+                reason: "expected 6 columns, found 3".into()
+            }
+        );
     }
 
     #[test]
@@ -109,13 +131,20 @@ mod tests {
 
     #[test]
     fn a_plaintext_password_column_is_refused() {
-        let error = parse_row(&fields("070761-4285,anna,Anna,Jensen,,hunter22"), 4).expect_err("rejected");
-        assert_eq!(error.reason, "the password hash is not an argon2id PHC string");
+        let error =
+            parse_row(&fields("070761-4285,anna,Anna,Jensen,,hunter22"), 4).expect_err("rejected");
+        assert_eq!(
+            error.reason,
+            "the password hash is not an argon2id PHC string"
+        );
     }
 
     #[test]
     fn header_must_match() {
-        assert!(check_header(&fields("cpr,user_id,given_name,family_name,email,password_hash")).is_ok());
+        assert!(check_header(&fields(
+            "cpr,user_id,given_name,family_name,email,password_hash"
+        ))
+        .is_ok());
         assert!(check_header(&fields("cpr,user_id,name")).is_err());
     }
 }

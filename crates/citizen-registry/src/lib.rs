@@ -17,9 +17,12 @@ pub mod totp;
 
 mod registry;
 
-pub use citizen::{AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, Email, FieldError, NewCitizen, PersonName, UserId};
+pub use citizen::{
+    AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, Email, FieldError, NewCitizen,
+    PersonName, UserId,
+};
 pub use cpr::{CprError, NationalId};
 pub use registry::{
-    AuthenticationError, ImportProgress, ImportReport, LoginContext, Registry, RegistryError, RegistrySettings,
-    TotpEnrollment, TotpOutcome,
+    AuthenticationError, ImportProgress, ImportReport, LoginContext, Registry, RegistryError,
+    RegistrySettings, TotpEnrollment, TotpOutcome,
 };

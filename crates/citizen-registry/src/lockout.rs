@@ -25,7 +25,9 @@ impl LockoutPolicy {
         if failed_attempts < self.free_attempts {
             return None;
         }
-        let doublings = u32::try_from(failed_attempts - self.free_attempts).unwrap_or(u32::MAX).min(30);
+        let doublings = u32::try_from(failed_attempts - self.free_attempts)
+            .unwrap_or(u32::MAX)
+            .min(30);
         let delay = self
             .base_delay_seconds
             .saturating_mul(1_i64 << doublings)

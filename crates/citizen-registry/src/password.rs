@@ -78,7 +78,8 @@ impl PasswordPolicy {
 /// Checks that a stored or imported hash is an argon2id PHC string.
 pub fn check_phc_hash(hash: &str) -> Result<(), PasswordError> {
     let parsed = PasswordHash::new(hash).map_err(|_| PasswordError::NotArgon2id)?;
-    if parsed.algorithm != argon2::ARGON2ID_IDENT || parsed.hash.is_none() || parsed.salt.is_none() {
+    if parsed.algorithm != argon2::ARGON2ID_IDENT || parsed.hash.is_none() || parsed.salt.is_none()
+    {
         return Err(PasswordError::NotArgon2id);
     }
     Ok(())
@@ -103,7 +104,11 @@ pub struct PasswordHasher {
 }
 
 impl PasswordHasher {
-    pub fn new(cost: PasswordCost, max_in_flight: usize, queue_limit: usize) -> Result<Self, PasswordError> {
+    pub fn new(
+        cost: PasswordCost,
+        max_in_flight: usize,
+        queue_limit: usize,
+    ) -> Result<Self, PasswordError> {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|error| PasswordError::Parameters(error.to_string()))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
@@ -137,7 +142,11 @@ impl PasswordHasher {
 
     /// Verifies a password against a stored PHC string. The comparison inside argon2 is
     /// constant-time. A malformed stored hash verifies as false.
-    pub async fn verify(&self, password: SecretString, hash: String) -> Result<bool, PasswordError> {
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        hash: String,
+    ) -> Result<bool, PasswordError> {
         let argon2 = Arc::clone(&self.argon2);
         self.run(move || {
             let Ok(parsed) = PasswordHash::new(&hash) else {
@@ -204,27 +213,46 @@ mod tests {
     #[tokio::test]
     async fn a_hash_verifies_its_password_and_no_other() {
         let hasher = cheap();
-        let hash = hasher.hash(SecretString::from("correct horse")).await.expect("hash");
+        let hash = hasher
+            .hash(SecretString::from("correct horse"))
+            .await
+            .expect("hash");
         assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
         check_phc_hash(&hash).expect("phc");
-        assert!(hasher.verify(SecretString::from("correct horse"), hash.clone()).await.expect("verify"));
-        assert!(!hasher.verify(SecretString::from("wrong horse"), hash).await.expect("verify"));
+        assert!(hasher
+            .verify(SecretString::from("correct horse"), hash.clone())
+            .await
+            .expect("verify"));
+        assert!(!hasher
+            .verify(SecretString::from("wrong horse"), hash)
+            .await
+            .expect("verify"));
     }
 
     #[tokio::test]
     async fn decoy_verification_is_always_false() {
         let hasher = cheap();
-        assert!(!hasher.verify_decoy(SecretString::from("anything")).await.expect("decoy"));
+        assert!(!hasher
+            .verify_decoy(SecretString::from("anything"))
+            .await
+            .expect("decoy"));
     }
 
     #[tokio::test]
     async fn hashes_beyond_the_queue_limit_are_shed() {
-        let cost = PasswordCost { memory_kib: 8 * 1024, iterations: 3, parallelism: 1 };
+        let cost = PasswordCost {
+            memory_kib: 8 * 1024,
+            iterations: 3,
+            parallelism: 1,
+        };
         let hasher = PasswordHasher::new(cost, 1, 1).expect("hasher");
         let attempts = (0..6).map(|_| hasher.hash(SecretString::from("password123")));
         // join_all polls every future once, in order, before any completes: deterministic.
         let results = futures::future::join_all(attempts).await;
-        let shed = results.iter().filter(|r| matches!(r, Err(PasswordError::Overloaded))).count();
+        let shed = results
+            .iter()
+            .filter(|r| matches!(r, Err(PasswordError::Overloaded)))
+            .count();
         let hashed = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!((hashed, shed), (2, 4));
     }
@@ -232,8 +260,14 @@ mod tests {
     #[test]
     fn policy_refuses_empty_and_short_passwords() {
         let policy = PasswordPolicy::default();
-        assert!(matches!(policy.check(&SecretString::from("")), Err(PasswordError::Empty)));
-        assert!(matches!(policy.check(&SecretString::from("short")), Err(PasswordError::TooShort(8))));
+        assert!(matches!(
+            policy.check(&SecretString::from("")),
+            Err(PasswordError::Empty)
+        ));
+        assert!(matches!(
+            policy.check(&SecretString::from("short")),
+            Err(PasswordError::TooShort(8))
+        ));
         assert!(policy.check(&SecretString::from("long enough")).is_ok());
     }
 

@@ -2,7 +2,9 @@
 //! credential work off the async runtime, and writing the change with its audit event.
 
 use crate::audit::{self, AuditEvent, ChainedEvent};
-use crate::citizen::{AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, FieldError, NewCitizen, UserId};
+use crate::citizen::{
+    AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, FieldError, NewCitizen, UserId,
+};
 use crate::cpr::CprError;
 use crate::import::{self, RejectedRow};
 use crate::lockout::LockoutPolicy;
@@ -137,13 +139,23 @@ fn now() -> i64 {
 }
 
 impl Registry {
-    pub fn new(store: Store, master_key: &MasterKey, settings: RegistrySettings) -> Result<Self, RegistryError> {
-        let cores = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    pub fn new(
+        store: Store,
+        master_key: &MasterKey,
+        settings: RegistrySettings,
+    ) -> Result<Self, RegistryError> {
+        let cores = std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(1);
         let in_flight = match settings.password_max_in_flight {
             0 => cores,
             configured => configured,
         };
-        let hasher = PasswordHasher::new(settings.password_cost, in_flight, settings.password_queue_limit)?;
+        let hasher = PasswordHasher::new(
+            settings.password_cost,
+            in_flight,
+            settings.password_queue_limit,
+        )?;
         Ok(Self {
             store,
             hasher,
@@ -175,7 +187,11 @@ impl Registry {
         let at = now();
         let event = AuditEvent::new(audit::kind::CITIZEN_CREATED, Some(id), actor, at)
             .with_detail(serde_json::json!({ "source": "single", "password": hash.is_some() }));
-        match self.store.insert_citizen(id, &citizen, hash.as_deref(), at, event).await {
+        match self
+            .store
+            .insert_citizen(id, &citizen, hash.as_deref(), at, event)
+            .await
+        {
             Ok(()) => {}
             // Lost a race with another writer: say which field, as the pre-check would have.
             Err(StoreError::Conflict) => {
@@ -191,9 +207,15 @@ impl Registry {
     }
 
     async fn check_conflicts(&self, citizen: &NewCitizen) -> Result<(), RegistryError> {
-        match self.store.find_conflicts(&citizen.cpr, &citizen.user_id).await? {
+        match self
+            .store
+            .find_conflicts(&citizen.cpr, &citizen.user_id)
+            .await?
+        {
             (true, _) => Err(RegistryError::DuplicateCpr),
-            (false, true) => Err(RegistryError::DuplicateUserId(citizen.user_id.as_str().to_owned())),
+            (false, true) => Err(RegistryError::DuplicateUserId(
+                citizen.user_id.as_str().to_owned(),
+            )),
             (false, false) => Ok(()),
         }
     }
@@ -203,24 +225,46 @@ impl Registry {
             CitizenLookup::Cpr(_) => "CPR number",
             CitizenLookup::UserId(_) => "user ID",
         };
-        self.store.find_citizen(lookup).await?.ok_or(RegistryError::UnknownCitizen(what))
+        self.store
+            .find_citizen(lookup)
+            .await?
+            .ok_or(RegistryError::UnknownCitizen(what))
     }
 
     pub async fn find_citizen_by_id(&self, id: Uuid) -> Result<Citizen, RegistryError> {
-        self.store.find_citizen_by_id(id).await?.ok_or(RegistryError::UnknownCitizen("id"))
+        self.store
+            .find_citizen_by_id(id)
+            .await?
+            .ok_or(RegistryError::UnknownCitizen("id"))
     }
 
-    pub async fn set_status(&self, citizen: &Citizen, status: CitizenStatus, actor: &str) -> Result<(), RegistryError> {
+    pub async fn set_status(
+        &self,
+        citizen: &Citizen,
+        status: CitizenStatus,
+        actor: &str,
+    ) -> Result<(), RegistryError> {
         let at = now();
         let event = AuditEvent::new(audit::kind::STATUS_CHANGED, Some(citizen.id), actor, at)
-            .with_detail(serde_json::json!({ "from": citizen.status.as_str(), "to": status.as_str() }));
-        if !self.store.update_status(citizen.id, status, at, event).await? {
+            .with_detail(
+                serde_json::json!({ "from": citizen.status.as_str(), "to": status.as_str() }),
+            );
+        if !self
+            .store
+            .update_status(citizen.id, status, at, event)
+            .await?
+        {
             return Err(RegistryError::UnknownCitizen("id"));
         }
         Ok(())
     }
 
-    pub async fn set_ial(&self, citizen: &Citizen, ial: AssuranceLevel, actor: &str) -> Result<(), RegistryError> {
+    pub async fn set_ial(
+        &self,
+        citizen: &Citizen,
+        ial: AssuranceLevel,
+        actor: &str,
+    ) -> Result<(), RegistryError> {
         let at = now();
         let event = AuditEvent::new(audit::kind::IAL_CHANGED, Some(citizen.id), actor, at)
             .with_level(ial.as_str())
@@ -232,26 +276,47 @@ impl Registry {
     }
 
     /// Sets a new password (and clears any lockout).
-    pub async fn set_password(&self, citizen: &Citizen, password: SecretString, actor: &str) -> Result<(), RegistryError> {
+    pub async fn set_password(
+        &self,
+        citizen: &Citizen,
+        password: SecretString,
+        actor: &str,
+    ) -> Result<(), RegistryError> {
         self.settings.password_policy.check(&password)?;
         let hash = self.hasher.hash(password).await?;
         let at = now();
         let event = AuditEvent::new(audit::kind::PASSWORD_SET, Some(citizen.id), actor, at);
-        if !self.store.update_password(citizen.id, &hash, at, event).await? {
+        if !self
+            .store
+            .update_password(citizen.id, &hash, at, event)
+            .await?
+        {
             return Err(RegistryError::UnknownCitizen("id"));
         }
         Ok(())
     }
 
     /// Enrols (or replaces) the citizen's TOTP authenticator; the secret is sealed at rest.
-    pub async fn enroll_totp(&self, citizen: &Citizen, actor: &str) -> Result<TotpEnrollment, RegistryError> {
+    pub async fn enroll_totp(
+        &self,
+        citizen: &Citizen,
+        actor: &str,
+    ) -> Result<TotpEnrollment, RegistryError> {
         let secret = totp::generate_secret()?;
         let sealed = self.totp_sealer.seal(&secret, &citizen.id.to_string())?;
-        let otpauth_uri = totp::otpauth_uri(&secret, citizen.user_id.as_str(), &self.settings.totp_issuer)?;
+        let otpauth_uri = totp::otpauth_uri(
+            &secret,
+            citizen.user_id.as_str(),
+            &self.settings.totp_issuer,
+        )?;
         let at = now();
         let event = AuditEvent::new(audit::kind::TOTP_ENROLLED, Some(citizen.id), actor, at)
             .with_level(AssuranceLevel::Substantial.as_str());
-        if !self.store.update_totp(citizen.id, &sealed, at, event).await? {
+        if !self
+            .store
+            .update_totp(citizen.id, &sealed, at, event)
+            .await?
+        {
             return Err(RegistryError::UnknownCitizen("id"));
         }
         Ok(TotpEnrollment {
@@ -261,7 +326,11 @@ impl Registry {
     }
 
     async fn totp_secret(&self, citizen_id: Uuid) -> Result<(Vec<u8>, Option<i64>), RegistryError> {
-        let row = self.store.find_totp_row(citizen_id).await?.ok_or(RegistryError::UnknownCitizen("id"))?;
+        let row = self
+            .store
+            .find_totp_row(citizen_id)
+            .await?
+            .ok_or(RegistryError::UnknownCitizen("id"))?;
         let sealed = row.totp_secret.ok_or(RegistryError::NoTotp)?;
         let secret = self.totp_sealer.open(&sealed, &citizen_id.to_string())?;
         Ok((secret, row.totp_last_step))
@@ -276,7 +345,12 @@ impl Registry {
 
     /// Checks a TOTP code (±1 step). A code is accepted once only, across all nodes: the used
     /// step is recorded with a compare-and-set. Each check is audited.
-    pub async fn verify_totp(&self, citizen_id: Uuid, code: &str, context: &LoginContext) -> Result<TotpOutcome, RegistryError> {
+    pub async fn verify_totp(
+        &self,
+        citizen_id: Uuid,
+        code: &str,
+        context: &LoginContext,
+    ) -> Result<TotpOutcome, RegistryError> {
         let (secret, last_step) = self.totp_secret(citizen_id).await?;
         let at = now();
         let matched = totp::matching_step(&secret, code, at, last_step)?;
@@ -288,12 +362,19 @@ impl Registry {
             event
         };
         if let Some(step) = matched {
-            let succeeded = event(audit::kind::FACTOR_SUCCEEDED).with_level(AssuranceLevel::Substantial.as_str());
-            if self.store.update_totp_step(citizen_id, step, succeeded).await? {
+            let succeeded = event(audit::kind::FACTOR_SUCCEEDED)
+                .with_level(AssuranceLevel::Substantial.as_str());
+            if self
+                .store
+                .update_totp_step(citizen_id, step, succeeded)
+                .await?
+            {
                 return Ok(TotpOutcome::Accepted);
             }
         }
-        self.store.insert_audit_events(vec![event(audit::kind::FACTOR_FAILED)]).await?;
+        self.store
+            .insert_audit_events(vec![event(audit::kind::FACTOR_FAILED)])
+            .await?;
         Ok(TotpOutcome::Rejected)
     }
 
@@ -315,14 +396,20 @@ impl Registry {
         };
         let at = now();
         let Some(row) = row else {
-            self.hasher.verify_decoy(password).await.map_err(overloaded)?;
+            self.hasher
+                .verify_decoy(password)
+                .await
+                .map_err(overloaded)?;
             let event = AuditEvent::new(audit::kind::LOGIN_FAILED, None, "citizen", at)
                 .with_ip(context.ip.clone())
                 .with_detail(serde_json::json!({ "reason": "unknown_user_id" }));
-            self.store.insert_audit_events(vec![with_client(event, context)]).await?;
+            self.store
+                .insert_audit_events(vec![with_client(event, context)])
+                .await?;
             return Err(AuthenticationError::InvalidCredentials);
         };
-        let citizen_id = Uuid::parse_str(&row.id).map_err(|_| StoreError::Corrupt("citizen id".into()))?;
+        let citizen_id =
+            Uuid::parse_str(&row.id).map_err(|_| StoreError::Corrupt("citizen id".into()))?;
         let failed = |reason: &str| {
             with_client(
                 AuditEvent::new(audit::kind::LOGIN_FAILED, Some(citizen_id), "citizen", at)
@@ -332,34 +419,61 @@ impl Registry {
             )
         };
         if let Some(until) = row.locked_until.filter(|until| *until > at) {
-            self.hasher.verify_decoy(password).await.map_err(overloaded)?;
-            self.store.insert_audit_events(vec![failed("locked")]).await?;
+            self.hasher
+                .verify_decoy(password)
+                .await
+                .map_err(overloaded)?;
+            self.store
+                .insert_audit_events(vec![failed("locked")])
+                .await?;
             return Err(AuthenticationError::Locked { until });
         }
         let verified = match row.password_hash {
-            Some(hash) => self.hasher.verify(password, hash).await.map_err(overloaded)?,
-            None => self.hasher.verify_decoy(password).await.map_err(overloaded)?,
+            Some(hash) => self
+                .hasher
+                .verify(password, hash)
+                .await
+                .map_err(overloaded)?,
+            None => self
+                .hasher
+                .verify_decoy(password)
+                .await
+                .map_err(overloaded)?,
         };
         if !verified {
             let lockout = self.settings.lockout;
             self.store
-                .update_failed_attempt(citizen_id, |count| lockout.locked_until(count, at), failed("wrong_password"))
+                .update_failed_attempt(
+                    citizen_id,
+                    |count| lockout.locked_until(count, at),
+                    failed("wrong_password"),
+                )
                 .await?;
             return Err(AuthenticationError::InvalidCredentials);
         }
-        let status = CitizenStatus::parse(&row.status).map_err(|_| StoreError::Corrupt("citizen status".into()))?;
+        let status = CitizenStatus::parse(&row.status)
+            .map_err(|_| StoreError::Corrupt("citizen status".into()))?;
         if status != CitizenStatus::Active {
-            self.store.insert_audit_events(vec![failed(status.as_str())]).await?;
+            self.store
+                .insert_audit_events(vec![failed(status.as_str())])
+                .await?;
             return Err(AuthenticationError::Inactive(status));
         }
         let succeeded = with_client(
-            AuditEvent::new(audit::kind::LOGIN_SUCCEEDED, Some(citizen_id), "citizen", at)
-                .with_ip(context.ip.clone())
-                .with_level(AssuranceLevel::Low.as_str())
-                .with_detail(serde_json::json!({ "factor": "pwd" })),
+            AuditEvent::new(
+                audit::kind::LOGIN_SUCCEEDED,
+                Some(citizen_id),
+                "citizen",
+                at,
+            )
+            .with_ip(context.ip.clone())
+            .with_level(AssuranceLevel::Low.as_str())
+            .with_detail(serde_json::json!({ "factor": "pwd" })),
             context,
         );
-        self.store.update_login_success(citizen_id, succeeded).await?;
+        self.store
+            .update_login_success(citizen_id, succeeded)
+            .await?;
         self.store
             .find_citizen_by_id(citizen_id)
             .await?
@@ -367,12 +481,18 @@ impl Registry {
     }
 
     /// A citizen's latest audit events, newest first.
-    pub async fn history(&self, citizen_id: Uuid, limit: i64) -> Result<Vec<ChainedEvent>, RegistryError> {
+    pub async fn history(
+        &self,
+        citizen_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<ChainedEvent>, RegistryError> {
         Ok(self.store.find_audit_events_for(citizen_id, limit).await?)
     }
 
     /// Verifies the whole audit chain, page by page. Returns the number of events checked.
-    pub async fn verify_audit_chain(&self) -> Result<Result<u64, audit::ChainError>, RegistryError> {
+    pub async fn verify_audit_chain(
+        &self,
+    ) -> Result<Result<u64, audit::ChainError>, RegistryError> {
         let mut checked = 0u64;
         let mut after = 0i64;
         let mut previous: Option<ChainedEvent> = None;
@@ -409,7 +529,8 @@ impl Registry {
         actor: &str,
         mut progress: impl FnMut(ImportProgress),
     ) -> Result<ImportReport, RegistryError> {
-        let file = std::fs::File::open(path).map_err(|error| RegistryError::Import(format!("{}: {error}", path.display())))?;
+        let file = std::fs::File::open(path)
+            .map_err(|error| RegistryError::Import(format!("{}: {error}", path.display())))?;
         let batch_size = batch_size.clamp(1, 2000);
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<Result<ParsedBatch, String>>(4);
         let reader = std::thread::spawn(move || read_batches(file, batch_size, &sender));
@@ -434,11 +555,23 @@ impl Registry {
             }
             for (row, was_inserted) in batch.rows.iter().zip(inserted_flags) {
                 if !was_inserted {
-                    let reason = match self.store.find_conflicts(&row.citizen.cpr, &row.citizen.user_id).await? {
-                        (true, _) => "a citizen with this CPR number is already registered".to_owned(),
-                        _ => format!("the user ID '{}' is already taken", row.citizen.user_id.as_str()),
+                    let reason = match self
+                        .store
+                        .find_conflicts(&row.citizen.cpr, &row.citizen.user_id)
+                        .await?
+                    {
+                        (true, _) => {
+                            "a citizen with this CPR number is already registered".to_owned()
+                        }
+                        _ => format!(
+                            "the user ID '{}' is already taken",
+                            row.citizen.user_id.as_str()
+                        ),
                     };
-                    report.rejected.push(RejectedRow { line: row.line, reason });
+                    report.rejected.push(RejectedRow {
+                        line: row.line,
+                        reason,
+                    });
                 }
             }
             report.imported += inserted.len() as u64;
@@ -468,26 +601,40 @@ struct ParsedBatch {
 }
 
 /// Runs on its own thread: blocking file reads and CSV parsing stay off the async runtime.
-fn read_batches(file: std::fs::File, batch_size: usize, sender: &tokio::sync::mpsc::Sender<Result<ParsedBatch, String>>) {
+fn read_batches(
+    file: std::fs::File,
+    batch_size: usize,
+    sender: &tokio::sync::mpsc::Sender<Result<ParsedBatch, String>>,
+) {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .buffer_capacity(1 << 20)
         .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
     let mut record = csv::ByteRecord::new();
-    let mut batch = ParsedBatch { rows: Vec::with_capacity(batch_size), rejected: Vec::new(), bytes_read: 0 };
+    let mut batch = ParsedBatch {
+        rows: Vec::with_capacity(batch_size),
+        rejected: Vec::new(),
+        bytes_read: 0,
+    };
     let mut is_header = true;
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(error) => {
-                let line = error.position().map(|position| position.line()).unwrap_or_default();
+                let line = error
+                    .position()
+                    .map(|position| position.line())
+                    .unwrap_or_default();
                 let _ = sender.blocking_send(Err(format!("line {line}: {error}")));
                 return;
             }
         }
-        let line = record.position().map(|position| position.line()).unwrap_or_default();
+        let line = record
+            .position()
+            .map(|position| position.line())
+            .unwrap_or_default();
         let fields: Vec<&[u8]> = record.iter().collect();
         if is_header {
             is_header = false;
@@ -505,7 +652,11 @@ fn read_batches(file: std::fs::File, batch_size: usize, sender: &tokio::sync::mp
             batch.bytes_read = reader.position().byte();
             let full = std::mem::replace(
                 &mut batch,
-                ParsedBatch { rows: Vec::with_capacity(batch_size), rejected: Vec::new(), bytes_read: 0 },
+                ParsedBatch {
+                    rows: Vec::with_capacity(batch_size),
+                    rejected: Vec::new(),
+                    bytes_read: 0,
+                },
             );
             if sender.blocking_send(Ok(full)).is_err() {
                 return;

@@ -36,7 +36,9 @@ impl MasterKey {
     /// A fresh random key, base64-encoded, for `segl keys generate-master` and first start.
     pub fn generate_encoded() -> Result<String, SealError> {
         let mut key = [0u8; 32];
-        SystemRandom::new().fill(&mut key).map_err(|_| SealError::Seal)?;
+        SystemRandom::new()
+            .fill(&mut key)
+            .map_err(|_| SealError::Seal)?;
         Ok(STANDARD.encode(key))
     }
 
@@ -46,7 +48,9 @@ impl MasterKey {
         let salt = Salt::new(HKDF_SHA256, b"segl master key v1");
         let prk = salt.extract(self.0.expose_secret());
         let info = [purpose.as_bytes()];
-        let okm = prk.expand(&info, HKDF_SHA256).map_err(|_| SealError::Seal)?;
+        let okm = prk
+            .expand(&info, HKDF_SHA256)
+            .map_err(|_| SealError::Seal)?;
         let mut out = [0u8; 32];
         okm.fill(&mut out).map_err(|_| SealError::Seal)?;
         Ok(out)
@@ -80,7 +84,9 @@ impl Sealer {
     /// Returns `base64(nonce || ciphertext || tag)`.
     pub fn seal(&self, plaintext: &[u8], associated: &str) -> Result<String, SealError> {
         let mut nonce_bytes = [0u8; NONCE_LEN];
-        self.random.fill(&mut nonce_bytes).map_err(|_| SealError::Seal)?;
+        self.random
+            .fill(&mut nonce_bytes)
+            .map_err(|_| SealError::Seal)?;
         let mut buffer = plaintext.to_vec();
         self.key
             .seal_in_place_append_tag(
@@ -129,9 +135,16 @@ mod tests {
     #[test]
     fn purposes_give_independent_keys() {
         let master = key();
-        let sealed = master.sealer("totp").expect("sealer").seal(b"x", "a").expect("seal");
+        let sealed = master
+            .sealer("totp")
+            .expect("sealer")
+            .seal(b"x", "a")
+            .expect("seal");
         assert_eq!(
-            master.sealer("signing-keys").expect("sealer").open(&sealed, "a"),
+            master
+                .sealer("signing-keys")
+                .expect("sealer")
+                .open(&sealed, "a"),
             Err(SealError::Open)
         );
     }

@@ -5,7 +5,9 @@
 //! waits on `busy_timeout`) up front instead of failing to upgrade a read lock later.
 
 use crate::audit::{self, AuditEvent, ChainedEvent};
-use crate::citizen::{AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, Email, NewCitizen, PersonName, UserId};
+use crate::citizen::{
+    AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, Email, NewCitizen, PersonName, UserId,
+};
 use crate::cpr::NationalId;
 use sqlx::AnyConnection;
 use sqlx::{AnyPool, FromRow};
@@ -68,9 +70,16 @@ impl TryFrom<CitizenRow> for Citizen {
             id: Uuid::parse_str(&row.id).map_err(|_| corrupt("id"))?,
             cpr: NationalId::parse(&row.cpr).map_err(|_| corrupt("cpr"))?,
             user_id: UserId::parse(&row.user_id).map_err(|_| corrupt("user_id"))?,
-            given_name: PersonName::parse(&row.given_name, "given name").map_err(|_| corrupt("given_name"))?,
-            family_name: PersonName::parse(&row.family_name, "family name").map_err(|_| corrupt("family_name"))?,
-            email: row.email.as_deref().map(Email::parse).transpose().map_err(|_| corrupt("email"))?,
+            given_name: PersonName::parse(&row.given_name, "given name")
+                .map_err(|_| corrupt("given_name"))?,
+            family_name: PersonName::parse(&row.family_name, "family name")
+                .map_err(|_| corrupt("family_name"))?,
+            email: row
+                .email
+                .as_deref()
+                .map(Email::parse)
+                .transpose()
+                .map_err(|_| corrupt("email"))?,
             status: CitizenStatus::parse(&row.status).map_err(|_| corrupt("status"))?,
             ial: AssuranceLevel::parse(&row.ial).map_err(|_| corrupt("ial"))?,
             has_password: row.has_password != 0,
@@ -161,36 +170,53 @@ impl Store {
         Self { pool }
     }
 
-    pub async fn find_citizen(&self, lookup: &CitizenLookup) -> Result<Option<Citizen>, StoreError> {
+    pub async fn find_citizen(
+        &self,
+        lookup: &CitizenLookup,
+    ) -> Result<Option<Citizen>, StoreError> {
         let (column, value) = match lookup {
             CitizenLookup::Cpr(cpr) => ("cpr", cpr.digits().to_owned()),
             CitizenLookup::UserId(user_id) => ("user_id_key", user_id.key()),
         };
         let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE {column} = $1");
-        let row: Option<CitizenRow> = sqlx::query_as(&sql).bind(value).fetch_optional(&self.pool).await?;
+        let row: Option<CitizenRow> = sqlx::query_as(&sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(Citizen::try_from).transpose()
     }
 
     pub async fn find_citizen_by_id(&self, id: Uuid) -> Result<Option<Citizen>, StoreError> {
         let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE id = $1");
-        let row: Option<CitizenRow> = sqlx::query_as(&sql).bind(id.to_string()).fetch_optional(&self.pool).await?;
+        let row: Option<CitizenRow> = sqlx::query_as(&sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(Citizen::try_from).transpose()
     }
 
     /// Which of the CPR number and the user ID are taken already: `(cpr_taken, user_id_taken)`.
-    pub async fn find_conflicts(&self, cpr: &NationalId, user_id: &UserId) -> Result<(bool, bool), StoreError> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT cpr, user_id_key FROM citizens WHERE cpr = $1 OR user_id_key = $2")
-                .bind(cpr.digits())
-                .bind(user_id.key())
-                .fetch_all(&self.pool)
-                .await?;
+    pub async fn find_conflicts(
+        &self,
+        cpr: &NationalId,
+        user_id: &UserId,
+    ) -> Result<(bool, bool), StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT cpr, user_id_key FROM citizens WHERE cpr = $1 OR user_id_key = $2",
+        )
+        .bind(cpr.digits())
+        .bind(user_id.key())
+        .fetch_all(&self.pool)
+        .await?;
         let cpr_taken = rows.iter().any(|(taken, _)| taken == cpr.digits());
         let user_id_taken = rows.iter().any(|(_, taken)| *taken == user_id.key());
         Ok((cpr_taken, user_id_taken))
     }
 
-    pub(crate) async fn find_password_row(&self, user_id: &UserId) -> Result<Option<PasswordRow>, StoreError> {
+    pub(crate) async fn find_password_row(
+        &self,
+        user_id: &UserId,
+    ) -> Result<Option<PasswordRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT id, status, password_hash, locked_until FROM citizens WHERE user_id_key = $1",
         )
@@ -199,11 +225,16 @@ impl Store {
         .await?)
     }
 
-    pub(crate) async fn find_totp_row(&self, citizen_id: Uuid) -> Result<Option<TotpRow>, StoreError> {
-        Ok(sqlx::query_as("SELECT totp_secret, totp_last_step FROM citizens WHERE id = $1")
-            .bind(citizen_id.to_string())
-            .fetch_optional(&self.pool)
-            .await?)
+    pub(crate) async fn find_totp_row(
+        &self,
+        citizen_id: Uuid,
+    ) -> Result<Option<TotpRow>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT totp_secret, totp_last_step FROM citizens WHERE id = $1")
+                .bind(citizen_id.to_string())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Inserts a citizen and its `citizen.created` event in one transaction.
@@ -284,7 +315,12 @@ impl Store {
                 .bind(citizen.given_name.as_str().to_owned())
                 .bind(citizen.family_name.as_str().to_owned())
                 .bind(citizen.cpr.birth_date().to_string())
-                .bind(citizen.email.as_ref().map(|email| email.as_str().to_owned()))
+                .bind(
+                    citizen
+                        .email
+                        .as_ref()
+                        .map(|email| email.as_str().to_owned()),
+                )
                 .bind(row.password_hash.clone())
                 .bind(row.password_hash.as_ref().map(|_| now))
                 .bind(now)
@@ -292,7 +328,8 @@ impl Store {
         }
         let mut transaction = self.pool.begin().await?;
         let inserted: Vec<(String,)> = query.fetch_all(&mut *transaction).await?;
-        let inserted_ids: std::collections::HashSet<String> = inserted.into_iter().map(|(id,)| id).collect();
+        let inserted_ids: std::collections::HashSet<String> =
+            inserted.into_iter().map(|(id,)| id).collect();
         let mut inserted_indexes = Vec::with_capacity(inserted_ids.len());
         let mut events = Vec::with_capacity(inserted_ids.len());
         for (index, row) in batch.iter().enumerate() {
@@ -332,7 +369,11 @@ impl Store {
             };
         }
         let mut transaction = self.pool.begin().await?;
-        let result = query.bind(now).bind(citizen_id.to_string()).execute(&mut *transaction).await?;
+        let result = query
+            .bind(now)
+            .bind(citizen_id.to_string())
+            .execute(&mut *transaction)
+            .await?;
         if result.rows_affected() == 0 {
             return Ok(false);
         }
@@ -341,17 +382,47 @@ impl Store {
         Ok(true)
     }
 
-    pub async fn update_status(&self, citizen_id: Uuid, status: CitizenStatus, now: i64, event: AuditEvent) -> Result<bool, StoreError> {
-        self.update_citizen_with_event(citizen_id, "status = $1", vec![SqlValue::Text(status.as_str().to_owned())], now, event)
-            .await
+    pub async fn update_status(
+        &self,
+        citizen_id: Uuid,
+        status: CitizenStatus,
+        now: i64,
+        event: AuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.update_citizen_with_event(
+            citizen_id,
+            "status = $1",
+            vec![SqlValue::Text(status.as_str().to_owned())],
+            now,
+            event,
+        )
+        .await
     }
 
-    pub async fn update_ial(&self, citizen_id: Uuid, ial: AssuranceLevel, now: i64, event: AuditEvent) -> Result<bool, StoreError> {
-        self.update_citizen_with_event(citizen_id, "ial = $1", vec![SqlValue::Text(ial.as_str().to_owned())], now, event)
-            .await
+    pub async fn update_ial(
+        &self,
+        citizen_id: Uuid,
+        ial: AssuranceLevel,
+        now: i64,
+        event: AuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.update_citizen_with_event(
+            citizen_id,
+            "ial = $1",
+            vec![SqlValue::Text(ial.as_str().to_owned())],
+            now,
+            event,
+        )
+        .await
     }
 
-    pub async fn update_password(&self, citizen_id: Uuid, hash: &str, now: i64, event: AuditEvent) -> Result<bool, StoreError> {
+    pub async fn update_password(
+        &self,
+        citizen_id: Uuid,
+        hash: &str,
+        now: i64,
+        event: AuditEvent,
+    ) -> Result<bool, StoreError> {
         self.update_citizen_with_event(
             citizen_id,
             "password_hash = $1, password_changed_at = $2, failed_attempts = 0, locked_until = NULL",
@@ -362,7 +433,13 @@ impl Store {
         .await
     }
 
-    pub async fn update_totp(&self, citizen_id: Uuid, sealed_secret: &str, now: i64, event: AuditEvent) -> Result<bool, StoreError> {
+    pub async fn update_totp(
+        &self,
+        citizen_id: Uuid,
+        sealed_secret: &str,
+        now: i64,
+        event: AuditEvent,
+    ) -> Result<bool, StoreError> {
         self.update_citizen_with_event(
             citizen_id,
             "totp_secret = $1, totp_enrolled_at = $2, totp_last_step = NULL",
@@ -375,7 +452,12 @@ impl Store {
 
     /// Records a used TOTP step, only if it is newer than the last one (compare-and-set, so two
     /// nodes cannot both accept the same code). Returns whether this call won.
-    pub(crate) async fn update_totp_step(&self, citizen_id: Uuid, step: i64, event: AuditEvent) -> Result<bool, StoreError> {
+    pub(crate) async fn update_totp_step(
+        &self,
+        citizen_id: Uuid,
+        step: i64,
+        event: AuditEvent,
+    ) -> Result<bool, StoreError> {
         let mut transaction = self.pool.begin().await?;
         let result = sqlx::query(
             "UPDATE citizens SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
@@ -425,7 +507,11 @@ impl Store {
     }
 
     /// Resets the failure counter after a successful login and records it.
-    pub(crate) async fn update_login_success(&self, citizen_id: Uuid, event: AuditEvent) -> Result<(), StoreError> {
+    pub(crate) async fn update_login_success(
+        &self,
+        citizen_id: Uuid,
+        event: AuditEvent,
+    ) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await?;
         sqlx::query("UPDATE citizens SET failed_attempts = 0, locked_until = NULL WHERE id = $1")
             .bind(citizen_id.to_string())
@@ -445,7 +531,11 @@ impl Store {
     }
 
     /// Events in chain order, from `after_seq` (exclusive), at most `limit`.
-    pub async fn find_audit_events(&self, after_seq: i64, limit: i64) -> Result<Vec<ChainedEvent>, StoreError> {
+    pub async fn find_audit_events(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<ChainedEvent>, StoreError> {
         let rows: Vec<AuditRow> = sqlx::query_as(
             "SELECT seq, id, at, kind, citizen_id, actor, client_id, ip, level, detail, prev_hash, hash \
              FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
@@ -458,7 +548,11 @@ impl Store {
     }
 
     /// A citizen's most recent events, newest first (uses `audit_events_citizen_at`).
-    pub async fn find_audit_events_for(&self, citizen_id: Uuid, limit: i64) -> Result<Vec<ChainedEvent>, StoreError> {
+    pub async fn find_audit_events_for(
+        &self,
+        citizen_id: Uuid,
+        limit: i64,
+    ) -> Result<Vec<ChainedEvent>, StoreError> {
         let rows: Vec<AuditRow> = sqlx::query_as(
             "SELECT seq, id, at, kind, citizen_id, actor, client_id, ip, level, detail, prev_hash, hash \
              FROM audit_events WHERE citizen_id = $1 ORDER BY at DESC, seq DESC LIMIT $2",
@@ -472,7 +566,11 @@ impl Store {
 
     /// The chain head `(seq, hash)`.
     pub async fn find_audit_head(&self) -> Result<(i64, String), StoreError> {
-        Ok(sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?)
+        Ok(
+            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 }
 
@@ -481,7 +579,10 @@ impl Store {
 /// Updating the single `audit_head` row first serialises appenders: PostgreSQL holds its row
 /// lock and SQLite its write lock until the transaction ends, so the chain stays linear across
 /// processes and nodes. Callers make this the last statement before commit, to hold it briefly.
-pub async fn append_audit(connection: &mut AnyConnection, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+pub async fn append_audit(
+    connection: &mut AnyConnection,
+    events: Vec<AuditEvent>,
+) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
@@ -531,7 +632,10 @@ pub async fn append_audit(connection: &mut AnyConnection, events: Vec<AuditEvent
         }
         query.execute(&mut *connection).await?;
     }
-    let last_hash = chained.last().map(|event| event.hash.clone()).unwrap_or(head_hash);
+    let last_hash = chained
+        .last()
+        .map(|event| event.hash.clone())
+        .unwrap_or(head_hash);
     sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
         .bind(last_hash)
         .execute(&mut *connection)

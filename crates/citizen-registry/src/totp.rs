@@ -22,7 +22,9 @@ pub enum TotpError {
 /// A fresh 160-bit secret (RFC 4226 4: the recommended length).
 pub fn generate_secret() -> Result<Vec<u8>, TotpError> {
     let mut secret = vec![0u8; SECRET_BYTES];
-    SystemRandom::new().fill(&mut secret).map_err(|_| TotpError::Random)?;
+    SystemRandom::new()
+        .fill(&mut secret)
+        .map_err(|_| TotpError::Random)?;
     Ok(secret)
 }
 
@@ -58,7 +60,12 @@ pub fn code_at(secret: &[u8], now: i64) -> Result<String, TotpError> {
 
 /// Returns the time step a code belongs to, if it matches within the skew window and is newer
 /// than `last_used_step`: a code is accepted once only (RFC 6238 5.2).
-pub fn matching_step(secret: &[u8], code: &str, now: i64, last_used_step: Option<i64>) -> Result<Option<i64>, TotpError> {
+pub fn matching_step(
+    secret: &[u8],
+    code: &str,
+    now: i64,
+    last_used_step: Option<i64>,
+) -> Result<Option<i64>, TotpError> {
     let code = code.trim();
     if code.len() != DIGITS || !code.bytes().all(|byte| byte.is_ascii_digit()) {
         return Ok(None);
@@ -103,7 +110,10 @@ mod tests {
     #[test]
     fn a_code_two_steps_old_is_refused() {
         let code = code_at(SEED, 1_000_000_000 - 60).expect("code");
-        assert_eq!(matching_step(SEED, &code, 1_000_000_000, None).expect("check"), None);
+        assert_eq!(
+            matching_step(SEED, &code, 1_000_000_000, None).expect("check"),
+            None
+        );
     }
 
     #[test]
@@ -112,7 +122,10 @@ mod tests {
         let code = code_at(SEED, now).expect("code");
         let step = matching_step(SEED, &code, now, None).expect("check");
         assert!(step.is_some());
-        assert_eq!(matching_step(SEED, &code, now + 5, step).expect("check"), None);
+        assert_eq!(
+            matching_step(SEED, &code, now + 5, step).expect("check"),
+            None
+        );
     }
 
     #[test]

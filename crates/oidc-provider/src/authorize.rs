@@ -128,7 +128,7 @@ impl std::fmt::Display for ErrorCode {
 }
 
 /// How the response reaches the client (OAuth 2.0 Multiple Response Types 2.1, Form Post 2).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ResponseMode {
     /// Parameters in the query of a redirect: the default for `response_type=code`.
     #[default]
@@ -147,7 +147,7 @@ impl ResponseMode {
 }
 
 /// What the `prompt` parameter asks for; `none` and `login` exclude each other (OIDC Core 3.1.2.1).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Prompt {
     /// No `prompt`: an SSO session that satisfies the request is reused.
     #[default]
@@ -220,7 +220,7 @@ impl RawAuthorizationRequest {
 }
 
 /// A validated authorization request (OIDC Core 3.1.2.2), ready for login.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuthorizationRequest {
     pub client_id: String,
     /// Registered exactly for the client.
@@ -750,6 +750,7 @@ mod tests {
             jwks_uri: None,
             scopes: vec!["profile".to_owned(), "email".to_owned()],
             id_token_alg: SigningAlg::ES256,
+            min_acr: None,
         }
     }
 

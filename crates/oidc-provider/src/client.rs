@@ -76,4 +76,268 @@ pub struct Client {
     /// Scopes the client may request; `openid` is always allowed.
     pub scopes: Vec<String>,
     pub id_token_alg: SigningAlg,
+    /// The lowest assurance level any request of this client gets (`--min-acr`).
+    pub min_acr: Option<citizen_registry::AssuranceLevel>,
+}
+
+/// A client as an administrator describes it (`segl client add`, or the clients file).
+#[derive(Debug, Clone, Default)]
+pub struct ClientRegistration {
+    pub id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub auth_method: String,
+    /// For the secret methods; one is generated when absent.
+    pub secret: Option<String>,
+    pub jwks: Option<serde_json::Value>,
+    pub scopes: Vec<String>,
+    pub id_token_alg: Option<String>,
+    pub min_acr: Option<String>,
+}
+
+/// Why a registration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistrationError {
+    #[error("a client id has 1 to 128 characters: letters, digits, '.', '_', ':' or '-'")]
+    Id,
+    #[error("a client needs a name of 1 to 100 characters")]
+    Name,
+    #[error("a client needs at least one redirect URI")]
+    NoRedirectUri,
+    #[error("redirect URI '{0}' must be an absolute https URL without a fragment (http only on 127.0.0.1, [::1] or localhost)")]
+    RedirectUri(String),
+    #[error("unknown authentication method '{0}': use client_secret_basic, client_secret_post, private_key_jwt or none")]
+    AuthMethod(String),
+    #[error("private_key_jwt needs the client's public keys (--jwks FILE)")]
+    MissingJwks,
+    #[error("the client's JWK Set is not valid: {0}")]
+    Jwks(String),
+    #[error("a client secret must have at least 32 characters")]
+    WeakSecret,
+    #[error("method {0} takes no secret")]
+    UnexpectedSecret(&'static str),
+    #[error("unknown scope '{0}'")]
+    Scope(String),
+    #[error("unknown ID token algorithm '{0}': use ES256, RS256, PS256 or EdDSA")]
+    Algorithm(String),
+    #[error("unknown assurance level '{0}': use low, substantial or high")]
+    Level(String),
+    #[error("random generation failed")]
+    Random,
+}
+
+/// OIDC Core 3.1.2.1 and RFC 9700 2.1: exact URIs, https except loopback development.
+fn check_uri(uri: &str) -> Result<(), RegistrationError> {
+    let bad = || RegistrationError::RedirectUri(uri.to_owned());
+    let parsed = url::Url::parse(uri).map_err(|_| bad())?;
+    if parsed.fragment().is_some() || parsed.cannot_be_a_base() {
+        return Err(bad());
+    }
+    let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(bad()),
+    }
+}
+
+impl ClientRegistration {
+    /// Validates and builds the client. Returns the secret to show once if one was generated.
+    pub fn validate(
+        self,
+        supported_scopes: &[&str],
+    ) -> Result<(Client, Option<String>), RegistrationError> {
+        let id_ok = (1..=128).contains(&self.id.len())
+            && self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
+        if !id_ok {
+            return Err(RegistrationError::Id);
+        }
+        let name = self.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(RegistrationError::Name);
+        }
+        if self.redirect_uris.is_empty() {
+            return Err(RegistrationError::NoRedirectUri);
+        }
+        for uri in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
+            check_uri(uri)?;
+        }
+        let auth_method = ClientAuthMethod::parse(&self.auth_method)
+            .ok_or_else(|| RegistrationError::AuthMethod(self.auth_method.clone()))?;
+        let mut generated = None;
+        let secret_hash = match auth_method {
+            ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost => {
+                let secret = match self.secret {
+                    Some(secret) if secret.len() >= 32 => secret,
+                    Some(_) => return Err(RegistrationError::WeakSecret),
+                    None => {
+                        let secret = crate::client_auth::generate_client_secret()
+                            .map_err(|_| RegistrationError::Random)?;
+                        generated = Some(secret.clone());
+                        secret
+                    }
+                };
+                Some(crate::client_auth::hash_client_secret(&secret))
+            }
+            ClientAuthMethod::PrivateKeyJwt | ClientAuthMethod::None => {
+                if self.secret.is_some() {
+                    return Err(RegistrationError::UnexpectedSecret(auth_method.as_str()));
+                }
+                None
+            }
+        };
+        let jwks = match (&auth_method, self.jwks) {
+            (ClientAuthMethod::PrivateKeyJwt, None) => return Err(RegistrationError::MissingJwks),
+            (_, Some(jwks)) => {
+                let keys = jwks.get("keys").and_then(|keys| keys.as_array());
+                if !keys.is_some_and(|keys| !keys.is_empty()) {
+                    return Err(RegistrationError::Jwks(
+                        "it needs a non-empty \"keys\" array".into(),
+                    ));
+                }
+                let has_private = keys.into_iter().flatten().any(|key| {
+                    ["d", "p", "q", "dp", "dq", "qi", "k"]
+                        .iter()
+                        .any(|name| key.get(name).is_some())
+                });
+                if has_private {
+                    return Err(RegistrationError::Jwks(
+                        "it contains private key material".into(),
+                    ));
+                }
+                Some(jwks)
+            }
+            (_, None) => None,
+        };
+        let mut scopes: Vec<String> = Vec::new();
+        for scope in self
+            .scopes
+            .iter()
+            .flat_map(|scope| scope.split(' '))
+            .filter(|scope| !scope.is_empty())
+        {
+            if !supported_scopes.contains(&scope) {
+                return Err(RegistrationError::Scope(scope.to_owned()));
+            }
+            if scope != "openid" && !scopes.iter().any(|known| known == scope) {
+                scopes.push(scope.to_owned());
+            }
+        }
+        let id_token_alg = match self.id_token_alg.as_deref() {
+            None => SigningAlg::ES256,
+            Some(alg) => SigningAlg::parse(alg)
+                .ok_or_else(|| RegistrationError::Algorithm(alg.to_owned()))?,
+        };
+        let min_acr = self
+            .min_acr
+            .as_deref()
+            .map(|level| {
+                crate::level::parse_acr(level)
+                    .or_else(|| citizen_registry::AssuranceLevel::parse(level).ok())
+                    .ok_or_else(|| RegistrationError::Level(level.to_owned()))
+            })
+            .transpose()?;
+        let client = Client {
+            id: self.id,
+            name,
+            redirect_uris: self.redirect_uris,
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
+            auth_method,
+            secret_hash,
+            jwks,
+            jwks_uri: None,
+            scopes,
+            id_token_alg,
+            min_acr,
+        };
+        Ok((client, generated))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCOPES: [&str; 3] = ["openid", "profile", "email"];
+
+    fn registration() -> ClientRegistration {
+        ClientRegistration {
+            id: "portal".into(),
+            name: "Portal".into(),
+            redirect_uris: vec!["https://portal.example.dk/callback".into()],
+            auth_method: "client_secret_basic".into(),
+            scopes: vec!["openid profile".into()],
+            ..ClientRegistration::default()
+        }
+    }
+
+    #[test]
+    fn a_secret_is_generated_and_only_its_hash_kept() {
+        let (client, secret) = registration().validate(&SCOPES).expect("valid");
+        let secret = secret.expect("generated");
+        assert!(secret.len() >= 43);
+        assert_eq!(
+            client.secret_hash,
+            Some(crate::client_auth::hash_client_secret(&secret))
+        );
+        assert_eq!(client.scopes, vec!["profile".to_owned()]);
+    }
+
+    #[test]
+    fn plain_http_is_only_for_loopback() {
+        let mut remote = registration();
+        remote.redirect_uris = vec!["http://portal.example.dk/callback".into()];
+        assert!(matches!(
+            remote.validate(&SCOPES),
+            Err(RegistrationError::RedirectUri(_))
+        ));
+        let mut local = registration();
+        local.redirect_uris = vec!["http://127.0.0.1:8081/callback".into()];
+        assert!(local.validate(&SCOPES).is_ok());
+    }
+
+    #[test]
+    fn fragments_are_refused() {
+        let mut with_fragment = registration();
+        with_fragment.redirect_uris = vec!["https://portal.example.dk/cb#x".into()];
+        assert!(matches!(
+            with_fragment.validate(&SCOPES),
+            Err(RegistrationError::RedirectUri(_))
+        ));
+    }
+
+    #[test]
+    fn private_key_jwt_needs_public_keys_only() {
+        let mut jwt = registration();
+        jwt.auth_method = "private_key_jwt".into();
+        assert_eq!(
+            jwt.clone().validate(&SCOPES).err(),
+            Some(RegistrationError::MissingJwks)
+        );
+        jwt.jwks = Some(
+            serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b", "d": "secret"}]}),
+        );
+        assert!(matches!(
+            jwt.validate(&SCOPES),
+            Err(RegistrationError::Jwks(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_scopes_are_refused() {
+        let mut unknown = registration();
+        unknown.scopes = vec!["openid banking".into()];
+        assert_eq!(
+            unknown.validate(&SCOPES).err(),
+            Some(RegistrationError::Scope("banking".into()))
+        );
+    }
 }

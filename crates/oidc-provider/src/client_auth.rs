@@ -710,6 +710,7 @@ mod tests {
             jwks_uri: None,
             scopes: vec![],
             id_token_alg: SigningAlg::ES256,
+            min_acr: None,
         }
     }
 
@@ -725,6 +726,7 @@ mod tests {
             jwks_uri: None,
             scopes: vec![],
             id_token_alg: SigningAlg::ES256,
+            min_acr: None,
         }
     }
 

@@ -76,7 +76,9 @@ pub fn jwt_algorithm(alg: SigningAlg) -> Algorithm {
     }
 }
 
-/// One signing key, parsed once: signing and publishing do no parsing per call.
+/// One signing key, parsed and checked once: the jsonwebtoken key, the public JWK and the
+/// verification key are ready when it is built. (jsonwebtoken 10's aws-lc-rs signer still loads
+/// its DER into a key pair on every signature; its API offers no way to hand it a parsed one.)
 ///
 /// RS256 and PS256 get separate RSA keys: a JWK names one `alg` (RFC 7517 4.4), and keeping one key
 /// per padding scheme avoids cross-algorithm use of the same key.

@@ -6,5 +6,15 @@
 pub mod authorize;
 pub mod client;
 pub mod client_auth;
+pub mod discovery;
+pub mod http;
+pub mod keyring;
 pub mod keys;
+pub mod level;
 pub mod pkce;
+pub mod provider;
+pub mod session;
+pub mod store;
+pub mod tokens;
+
+pub use http::router;

@@ -35,7 +35,7 @@ pub enum PkceError {
 }
 
 /// An `S256` code challenge sent with an authorization request, kept with the authorization code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CodeChallenge(String);
 
 impl CodeChallenge {

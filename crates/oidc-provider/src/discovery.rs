@@ -1,0 +1,96 @@
+//! OpenID Connect Discovery 1.0 and RFC 8414 metadata: only what works is advertised.
+
+use crate::client::SigningAlg;
+use crate::level;
+use serde_json::{json, Value};
+
+/// Endpoint paths, relative to the issuer.
+pub mod path {
+    pub const AUTHORIZE: &str = "/authorize";
+    pub const TOKEN: &str = "/token";
+    pub const USERINFO: &str = "/userinfo";
+    pub const JWKS: &str = "/jwks";
+    pub const LOGIN: &str = "/login";
+    pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+    pub const AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
+}
+
+/// Scopes and the claims each releases.
+pub const SCOPES: [(&str, &[&str]); 3] = [
+    ("openid", &["sub"]),
+    (
+        "profile",
+        &["name", "given_name", "family_name", "birthdate"],
+    ),
+    ("email", &["email"]),
+];
+
+/// Claims that are part of every ID token (OIDC Core 2) or describe the login.
+const PROTOCOL_CLAIMS: [&str; 12] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "at_hash",
+    "sid",
+];
+
+/// The discovery document for `issuer` (no trailing slash).
+pub fn document(issuer: &str) -> Value {
+    let endpoint = |path: &str| format!("{issuer}{path}");
+    let algorithms: Vec<&str> = SigningAlg::ALL.iter().map(|alg| alg.as_str()).collect();
+    let mut claims: Vec<&str> = PROTOCOL_CLAIMS.to_vec();
+    for (_, released) in SCOPES {
+        for claim in released {
+            if !claims.contains(claim) {
+                claims.push(claim);
+            }
+        }
+    }
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": endpoint(path::AUTHORIZE),
+        "token_endpoint": endpoint(path::TOKEN),
+        "userinfo_endpoint": endpoint(path::USERINFO),
+        "jwks_uri": endpoint(path::JWKS),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": algorithms,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": algorithms,
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": SCOPES.iter().map(|(scope, _)| *scope).collect::<Vec<_>>(),
+        "claims_supported": claims,
+        "acr_values_supported": level::SUPPORTED,
+        "prompt_values_supported": ["none", "login"],
+        "ui_locales_supported": ["da", "en"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_hang_off_the_issuer() {
+        let document = document("https://login.example.dk");
+        assert_eq!(document["issuer"], "https://login.example.dk");
+        assert_eq!(document["token_endpoint"], "https://login.example.dk/token");
+        assert_eq!(
+            document["code_challenge_methods_supported"],
+            json!(["S256"])
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! The one mapping from provider errors to HTTP responses.
+
+use crate::provider::{InternalError, TokenError, UserinfoError};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// Logs the cause chain of an internal failure (never a secret: errors carry none).
+pub fn log_internal(error: &InternalError) {
+    let mut chain = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::error!(error = %chain, "internal failure");
+}
+
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// RFC 6749 5.2: a JSON error with `Cache-Control: no-store`.
+pub fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
+    no_store(
+        (
+            status,
+            Json(json!({ "error": code, "error_description": description })),
+        )
+            .into_response(),
+    )
+}
+
+/// RFC 6749 5.1: every token response carries `Cache-Control: no-store`.
+pub fn token_success(body: impl serde::Serialize) -> Response {
+    no_store(Json(body).into_response())
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        let (status, code, description) = match &self {
+            TokenError::InvalidRequest(description) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                description.as_str(),
+            ),
+            TokenError::InvalidClient(description) => {
+                // RFC 6749 5.2: 401 with WWW-Authenticate for failed client authentication.
+                tracing::info!(reason = %description, "client authentication failed");
+                let mut response = oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "client authentication failed",
+                );
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"segl\""),
+                );
+                return response;
+            }
+            TokenError::InvalidGrant(description) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                description.as_str(),
+            ),
+            TokenError::UnauthorizedClient(description) => (
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                description.as_str(),
+            ),
+            TokenError::UnsupportedGrantType(description) => (
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                description.as_str(),
+            ),
+            TokenError::InvalidScope(description) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                description.as_str(),
+            ),
+            TokenError::Internal(error) => {
+                log_internal(error);
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "internal error",
+                )
+            }
+        };
+        oauth_error(status, code, description)
+    }
+}
+
+impl IntoResponse for UserinfoError {
+    fn into_response(self) -> Response {
+        match self {
+            UserinfoError::InvalidToken(description) => bearer_error(Some(description)),
+            UserinfoError::Internal(error) => {
+                log_internal(&error);
+                oauth_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
+/// RFC 6750 3: a 401 with the Bearer challenge; no error code when no token was sent at all.
+pub fn bearer_error(description: Option<&str>) -> Response {
+    let challenge = match description {
+        Some(description) => format!(
+            "Bearer realm=\"segl\", error=\"invalid_token\", error_description=\"{description}\""
+        ),
+        None => "Bearer realm=\"segl\"".to_owned(),
+    };
+    let body = match description {
+        Some(description) => json!({ "error": "invalid_token", "error_description": description }),
+        None => json!({ "error": "invalid_token", "error_description": "no access token" }),
+    };
+    let mut response = no_store((StatusCode::UNAUTHORIZED, Json(body)).into_response());
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+pub async fn not_found() -> Response {
+    oauth_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}

@@ -1,0 +1,101 @@
+//! HTTP: the router, security headers, and the handlers. A handler extracts, calls the
+//! [`Provider`], and maps the result; protocol decisions live outside this module.
+
+mod authorize;
+mod error;
+mod form;
+mod login;
+pub mod pages;
+mod token;
+mod userinfo;
+mod wellknown;
+
+use crate::discovery::path;
+use crate::provider::Provider;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use pages::Pages;
+use std::time::Duration;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub provider: Provider,
+    pub pages: Pages,
+    /// `Secure` on cookies, HSTS on responses: off only for plain-http loopback development.
+    pub https: bool,
+}
+
+/// Request bodies over this are refused (413) before any handler runs.
+const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+pub fn router(provider: Provider) -> Result<Router, minijinja::Error> {
+    let https = provider.settings().secure_cookies();
+    let state = AppState {
+        provider,
+        pages: Pages::new()?,
+        https,
+    };
+    let router = Router::new()
+        .route(path::DISCOVERY, get(wellknown::discovery))
+        .route(path::AUTHORIZATION_SERVER, get(wellknown::discovery))
+        .route(path::JWKS, get(wellknown::jwks))
+        .route(path::AUTHORIZE, get(authorize::get).post(authorize::post))
+        .route(path::LOGIN, get(login::show).post(login::password))
+        .route("/login/code", post(login::code))
+        .route("/login/cancel", post(login::cancel))
+        .route(path::TOKEN, post(token::token))
+        .route(path::USERINFO, get(userinfo::get).post(userinfo::post))
+        .route("/assets/segl.css", get(wellknown::stylesheet))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(error::not_found)
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(middleware::from_fn_with_state(https, security_headers))
+        .with_state(state);
+    Ok(router)
+}
+
+/// Security headers on every response (a handler may set a stricter CSP of its own).
+async fn security_headers(
+    axum::extract::State(https): axum::extract::State<bool>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+        ));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
+}

@@ -1,0 +1,451 @@
+//! Server-rendered pages (minijinja, HTML autoescaped) in Danish and English.
+
+use crate::authorize::{AuthorizationResponse, Delivery, PageError};
+use crate::provider::{DenialReason, FormProblem, LoginStage, LoginView};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use citizen_registry::AssuranceLevel;
+use minijinja::{context, Environment};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// The two languages of the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    Danish,
+    English,
+}
+
+impl Language {
+    fn code(self) -> &'static str {
+        match self {
+            Self::Danish => "da",
+            Self::English => "en",
+        }
+    }
+
+    /// OIDC Core 3.1.2.1 `ui_locales` first, then `Accept-Language` (RFC 9110 12.5.4, in order
+    /// of quality), then Danish.
+    pub fn choose(ui_locales: &[String], headers: &HeaderMap) -> Self {
+        let pick = |tag: &str| {
+            let primary = tag
+                .split(['-', '_'])
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            match primary.as_str() {
+                "da" => Some(Self::Danish),
+                "en" => Some(Self::English),
+                _ => None,
+            }
+        };
+        if let Some(language) = ui_locales.iter().find_map(|tag| pick(tag)) {
+            return language;
+        }
+        let accept = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        let mut ranked: Vec<(f32, &str)> = accept
+            .split(',')
+            .filter_map(|entry| {
+                let mut parts = entry.split(';');
+                let tag = parts.next()?.trim();
+                let quality = parts
+                    .find_map(|part| part.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                (quality > 0.0).then_some((quality, tag))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        ranked
+            .into_iter()
+            .find_map(|(_, tag)| pick(tag))
+            .unwrap_or(Self::Danish)
+    }
+}
+
+/// Every string of the pages, per language.
+#[derive(Serialize)]
+struct Texts {
+    log_in_title: &'static str,
+    code_title: &'static str,
+    continue_to: &'static str,
+    level_needed: &'static str,
+    user_id: &'static str,
+    password: &'static str,
+    log_in: &'static str,
+    code_intro: &'static str,
+    code: &'static str,
+    confirm: &'static str,
+    cancel: &'static str,
+    back_to_service: &'static str,
+    sending: &'static str,
+    continue_button: &'static str,
+    invalid_credentials: &'static str,
+    wrong_code: &'static str,
+    error_title: &'static str,
+    expired_title: &'static str,
+    expired: &'static str,
+    denied_title: &'static str,
+    denied_identity: &'static str,
+    denied_factor: &'static str,
+    denied_codes: &'static str,
+    busy_title: &'static str,
+    busy: &'static str,
+    internal: &'static str,
+    low: &'static str,
+    substantial: &'static str,
+    high: &'static str,
+}
+
+const DANISH: Texts = Texts {
+    log_in_title: "Log på",
+    code_title: "Indtast kode",
+    continue_to: "Du logger på hos",
+    level_needed: "Sikringsniveau:",
+    user_id: "Bruger-id",
+    password: "Adgangskode",
+    log_in: "Log på",
+    code_intro: "Indtast den 6-cifrede kode fra din kodeviser-app.",
+    code: "Engangskode",
+    confirm: "Bekræft",
+    cancel: "Afbryd",
+    back_to_service: "Tilbage til tjenesten",
+    sending: "Sender dig videre …",
+    continue_button: "Fortsæt",
+    invalid_credentials: "Forkert bruger-id eller adgangskode, eller for mange forsøg. Prøv igen senere.",
+    wrong_code: "Koden er forkert eller allerede brugt. Prøv igen.",
+    error_title: "Der opstod en fejl",
+    expired_title: "Login udløbet",
+    expired: "Dit login er udløbet eller blev startet i en anden browser. Gå tilbage til tjenesten og prøv igen.",
+    denied_title: "Login ikke muligt",
+    denied_identity: "Din identitet er ikke sikret på det niveau, tjenesten kræver.",
+    denied_factor: "Tjenesten kræver en ekstra faktor, som du ikke har tilknyttet.",
+    denied_codes: "For mange forkerte koder. Loginet er afbrudt.",
+    busy_title: "Travlt lige nu",
+    busy: "Der er mange, der logger på lige nu. Prøv igen om et øjeblik.",
+    internal: "Noget gik galt hos os. Prøv igen senere.",
+    low: "Lav",
+    substantial: "Betydelig",
+    high: "Høj",
+};
+
+const ENGLISH: Texts = Texts {
+    log_in_title: "Log in",
+    code_title: "Enter code",
+    continue_to: "You are logging in to",
+    level_needed: "Assurance level:",
+    user_id: "User ID",
+    password: "Password",
+    log_in: "Log in",
+    code_intro: "Enter the 6-digit code from your authenticator app.",
+    code: "One-time code",
+    confirm: "Confirm",
+    cancel: "Cancel",
+    back_to_service: "Back to the service",
+    sending: "Sending you on …",
+    continue_button: "Continue",
+    invalid_credentials: "Wrong user ID or password, or too many attempts. Try again later.",
+    wrong_code: "The code is wrong or already used. Try again.",
+    error_title: "Something went wrong",
+    expired_title: "Login expired",
+    expired: "Your login has expired or was started in another browser. Go back to the service and try again.",
+    denied_title: "Login not possible",
+    denied_identity: "Your identity is not proofed at the level the service requires.",
+    denied_factor: "The service requires an extra factor that you have not enrolled.",
+    denied_codes: "Too many wrong codes. The login was stopped.",
+    busy_title: "Busy right now",
+    busy: "Many people are logging in right now. Try again in a moment.",
+    internal: "Something went wrong on our side. Try again later.",
+    low: "Low",
+    substantial: "Substantial",
+    high: "High",
+};
+
+fn texts(language: Language) -> &'static Texts {
+    match language {
+        Language::Danish => &DANISH,
+        Language::English => &ENGLISH,
+    }
+}
+
+/// Templates, compiled once at start.
+#[derive(Clone)]
+pub struct Pages {
+    environment: Arc<Environment<'static>>,
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+impl Pages {
+    pub fn new() -> Result<Self, minijinja::Error> {
+        let mut environment = Environment::new();
+        environment.add_template("base.html", include_str!("../../templates/base.html"))?;
+        environment.add_template("login.html", include_str!("../../templates/login.html"))?;
+        environment.add_template("message.html", include_str!("../../templates/message.html"))?;
+        environment.add_template(
+            "form_post.html",
+            include_str!("../../templates/form_post.html"),
+        )?;
+        Ok(Self {
+            environment: Arc::new(environment),
+        })
+    }
+
+    fn render(&self, name: &str, context: minijinja::Value) -> String {
+        self.environment
+            .get_template(name)
+            .and_then(|template| template.render(context))
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, template = name, "template failed");
+                "<!DOCTYPE html><title>Segl</title><p>Error</p>".to_owned()
+            })
+    }
+
+    pub fn login(
+        &self,
+        view: &LoginView,
+        problem: Option<FormProblem>,
+        headers: &HeaderMap,
+        status: StatusCode,
+    ) -> Response {
+        let language = Language::choose(&view.ui_locales, headers);
+        let t = texts(language);
+        let (stage, title) = match view.stage {
+            LoginStage::Password => ("password", t.log_in_title),
+            LoginStage::OneTimeCode => ("code", t.code_title),
+        };
+        let error = problem.map(|problem| match problem {
+            FormProblem::InvalidCredentials => t.invalid_credentials,
+            FormProblem::WrongCode => t.wrong_code,
+        });
+        let level_name = match view.level {
+            AssuranceLevel::Low => t.low,
+            AssuranceLevel::Substantial => t.substantial,
+            AssuranceLevel::High => t.high,
+        };
+        let body = self.render(
+            "login.html",
+            context! {
+                lang => language.code(), t, title, stage, error, level_name,
+                client_name => view.client_name, pending_id => view.pending_id, csrf => view.csrf_token,
+                login_hint => view.login_hint.clone().unwrap_or_default(),
+            },
+        );
+        html(status, body)
+    }
+
+    fn message(
+        &self,
+        language: Language,
+        status: StatusCode,
+        title: &str,
+        message: &str,
+        detail: Option<String>,
+        return_to: Option<&AuthorizationResponse>,
+    ) -> Response {
+        let t = texts(language);
+        let (return_to, return_method, return_fields) = match return_to {
+            Some(response) => match response.delivery() {
+                Delivery::Redirect { location } => {
+                    // A GET form carries the query parameters as fields.
+                    let parsed = url::Url::parse(&location).ok();
+                    let action = parsed.as_ref().map(|url| {
+                        let mut base = url.clone();
+                        base.set_query(None);
+                        base.to_string()
+                    });
+                    let fields: Vec<(String, String)> = parsed
+                        .map(|url| url.query_pairs().into_owned().collect())
+                        .unwrap_or_default();
+                    (action, "get", fields)
+                }
+                Delivery::FormPost { action, fields } => (Some(action), "post", fields),
+            },
+            None => (None, "get", Vec::new()),
+        };
+        let body = self.render(
+            "message.html",
+            context! {
+                lang => language.code(), t, title, message, detail, is_error => status.is_client_error() || status.is_server_error() || return_to.is_some(),
+                return_to, return_method, return_fields,
+            },
+        );
+        html(status, body)
+    }
+
+    /// OIDC Core 3.1.2.6: errors that must not redirect are shown to the citizen.
+    pub fn page_error(&self, error: PageError, headers: &HeaderMap) -> Response {
+        let language = Language::choose(&[], headers);
+        let t = texts(language);
+        self.message(
+            language,
+            StatusCode::BAD_REQUEST,
+            t.error_title,
+            &error.to_string(),
+            None,
+            None,
+        )
+    }
+
+    pub fn bad_request(&self, description: &str, headers: &HeaderMap) -> Response {
+        let language = Language::choose(&[], headers);
+        let t = texts(language);
+        self.message(
+            language,
+            StatusCode::BAD_REQUEST,
+            t.error_title,
+            description,
+            None,
+            None,
+        )
+    }
+
+    pub fn expired(&self, headers: &HeaderMap) -> Response {
+        let language = Language::choose(&[], headers);
+        let t = texts(language);
+        self.message(
+            language,
+            StatusCode::BAD_REQUEST,
+            t.expired_title,
+            t.expired,
+            None,
+            None,
+        )
+    }
+
+    pub fn denied(
+        &self,
+        reason: DenialReason,
+        response: &AuthorizationResponse,
+        ui_locales: &[String],
+        headers: &HeaderMap,
+    ) -> Response {
+        let language = Language::choose(ui_locales, headers);
+        let t = texts(language);
+        let message = match reason {
+            DenialReason::IdentityLevel => t.denied_identity,
+            DenialReason::NoSecondFactor => t.denied_factor,
+            DenialReason::TooManyCodes => t.denied_codes,
+        };
+        self.message(
+            language,
+            StatusCode::FORBIDDEN,
+            t.denied_title,
+            message,
+            None,
+            Some(response),
+        )
+    }
+
+    pub fn busy(&self, headers: &HeaderMap) -> Response {
+        let language = Language::choose(&[], headers);
+        let t = texts(language);
+        let mut response = self.message(
+            language,
+            StatusCode::SERVICE_UNAVAILABLE,
+            t.busy_title,
+            t.busy,
+            None,
+            None,
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        response
+    }
+
+    pub fn internal(&self, headers: &HeaderMap) -> Response {
+        let language = Language::choose(&[], headers);
+        let t = texts(language);
+        self.message(
+            language,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            t.error_title,
+            t.internal,
+            None,
+            None,
+        )
+    }
+
+    /// Sends the authorization response: a 303 redirect, or an auto-posting form (OAuth 2.0
+    /// Form Post Response Mode) with a CSP nonce for its one script.
+    pub fn respond(&self, response: &AuthorizationResponse, headers: &HeaderMap) -> Response {
+        match response.delivery() {
+            Delivery::Redirect { location } => Redirect::to(&location).into_response(),
+            Delivery::FormPost { action, fields } => {
+                let language = Language::choose(&[], headers);
+                let nonce = crate::tokens::random_token().unwrap_or_default();
+                let body = self.render(
+                    "form_post.html",
+                    context! { lang => language.code(), t => texts(language), action, fields, nonce },
+                );
+                let mut page = html(StatusCode::OK, body);
+                let policy = format!(
+                    "default-src 'none'; script-src 'nonce-{nonce}'; frame-ancestors 'none'; base-uri 'none'"
+                );
+                if let Ok(value) = HeaderValue::from_str(&policy) {
+                    page.headers_mut()
+                        .insert(header::CONTENT_SECURITY_POLICY, value);
+                }
+                page
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_str(value).expect("header"),
+        );
+        headers
+    }
+
+    #[test]
+    fn ui_locales_win_over_accept_language() {
+        assert_eq!(
+            Language::choose(&["en-GB".into()], &accept("da")),
+            Language::English
+        );
+    }
+
+    #[test]
+    fn accept_language_is_ranked_by_quality() {
+        assert_eq!(
+            Language::choose(&[], &accept("de;q=1, en;q=0.5, da;q=0.8")),
+            Language::Danish
+        );
+        assert_eq!(
+            Language::choose(&[], &accept("en-US,en;q=0.9")),
+            Language::English
+        );
+    }
+
+    #[test]
+    fn danish_is_the_default() {
+        assert_eq!(Language::choose(&[], &HeaderMap::new()), Language::Danish);
+    }
+
+    #[test]
+    fn every_template_compiles() {
+        Pages::new().expect("templates compile");
+    }
+}

@@ -1,0 +1,60 @@
+//! `/userinfo` (OIDC Core 5.3), GET and POST with a Bearer token (RFC 6750 2.1, 2.2).
+
+use super::form;
+use super::{error, AppState};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+fn bearer(headers: &HeaderMap) -> Result<Option<String>, ()> {
+    match headers.get(header::AUTHORIZATION) {
+        None => Ok(None),
+        Some(value) => {
+            let value = value.to_str().map_err(|_| ())?;
+            let (scheme, token) = value.split_once(' ').ok_or(())?;
+            if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+                return Err(());
+            }
+            Ok(Some(token.trim().to_owned()))
+        }
+    }
+}
+
+pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match bearer(&headers) {
+        Ok(Some(token)) => answer(&state, &token).await,
+        Ok(None) => error::bearer_error(None),
+        Err(()) => error::bearer_error(Some("malformed Authorization header")),
+    }
+}
+
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let from_header = match bearer(&headers) {
+        Ok(token) => token,
+        Err(()) => return error::bearer_error(Some("malformed Authorization header")),
+    };
+    let fields = form::parse(&body).unwrap_or_default();
+    let from_body = form::field(&fields, "access_token").map(str::to_owned);
+    // RFC 6750 2: a token in more than one place is an error.
+    match (from_header, from_body) {
+        (Some(_), Some(_)) => error::bearer_error(Some("the access token was sent twice")),
+        (Some(token), None) | (None, Some(token)) => answer(&state, &token).await,
+        (None, None) => error::bearer_error(None),
+    }
+}
+
+async fn answer(state: &AppState, token: &str) -> Response {
+    match state.provider.userinfo(token).await {
+        Ok(claims) => {
+            let mut response = Json(claims).into_response();
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}

@@ -1,0 +1,305 @@
+//! The signing keys in use: loaded from the store (private parts sealed), shared by every node,
+//! parsed once, with the JWK Set rendered once per change.
+
+use crate::client::SigningAlg;
+use crate::keys::{
+    self, KeyChange, KeyEntry, KeyError, KeySet, KeyState, RotationPlan, SigningKey,
+};
+use crate::store::{Store, StoreError, StoredKey};
+use citizen_registry::sealing::{MasterKey, Sealer};
+use serde::de::DeserializeOwned;
+use std::sync::{Arc, RwLock};
+
+const SEAL_PURPOSE: &str = "signing-keys";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyRingError {
+    #[error("storage failure")]
+    Store(#[from] StoreError),
+    #[error("signing key failure: {0}")]
+    Key(#[from] KeyError),
+    #[error(
+        "a signing key could not be unsealed: is this the master key the keys were made with?"
+    )]
+    Unseal,
+    #[error("no active key for {0}")]
+    NoActiveKey(&'static str),
+}
+
+/// Why a token we issued did not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("malformed token")]
+    Malformed,
+    #[error("unknown key")]
+    UnknownKey,
+    #[error("wrong token type")]
+    WrongType,
+    #[error("invalid token: {0}")]
+    Invalid(String),
+}
+
+struct Published {
+    keys: KeySet,
+    jwks: Arc<str>,
+    /// When the JWK Set must be rendered again (a retired key drops out).
+    jwks_valid_until: Option<i64>,
+    version: (i64, i64),
+}
+
+pub struct KeyRing {
+    store: Store,
+    sealer: Sealer,
+    current: RwLock<Arc<Published>>,
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl KeyRing {
+    /// Loads the keys, creating the first set (one active and one next key per algorithm) if
+    /// there is none. Two nodes starting at once: the loser's insert fails and it reloads.
+    pub async fn load(store: Store, master_key: &MasterKey) -> Result<Self, KeyRingError> {
+        let sealer = master_key
+            .sealer(SEAL_PURPOSE)
+            .map_err(|_| KeyRingError::Unseal)?;
+        let ring = Self {
+            store,
+            sealer,
+            current: RwLock::new(Arc::new(Published {
+                keys: KeySet::default(),
+                jwks: Arc::from("{\"keys\":[]}"),
+                jwks_valid_until: None,
+                version: (0, 0),
+            })),
+        };
+        ring.reload().await?;
+        let at = now();
+        let plan = keys::plan_initial_keys(ring.snapshot().keys.entries(), &SigningAlg::ALL, at)?;
+        if !plan.is_empty() {
+            if let Err(error) = ring.persist(&plan, at).await {
+                tracing::info!(%error, "another node created the signing keys first; reloading");
+            }
+            ring.reload().await?;
+        }
+        for alg in SigningAlg::ALL {
+            if ring.snapshot().keys.active(alg).is_none() {
+                return Err(KeyRingError::NoActiveKey(alg.as_str()));
+            }
+        }
+        Ok(ring)
+    }
+
+    fn snapshot(&self) -> Arc<Published> {
+        match self.current.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn replace(&self, published: Published) {
+        match self.current.write() {
+            Ok(mut guard) => *guard = Arc::new(published),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(published),
+        }
+    }
+
+    /// Reads every key from the store, unseals and parses each once, renders the JWK Set.
+    async fn reload(&self) -> Result<(), KeyRingError> {
+        let version = self.store.find_signing_keys_version().await?;
+        let stored = self.store.find_signing_keys().await?;
+        let mut entries = Vec::with_capacity(stored.len());
+        for row in stored {
+            let alg = SigningAlg::parse(&row.alg)
+                .ok_or_else(|| StoreError::Corrupt(format!("key {} alg", row.kid)))?;
+            let state = KeyState::parse(&row.state, row.retire_after)
+                .ok_or_else(|| StoreError::Corrupt(format!("key {} state", row.kid)))?;
+            let der = self
+                .sealer
+                .open(&row.private_key, &row.kid)
+                .map_err(|_| KeyRingError::Unseal)?;
+            let key = SigningKey::from_pkcs8(row.kid.clone(), alg, der, row.created_at)?;
+            entries.push(KeyEntry { key, state });
+        }
+        let keys = KeySet::new(entries)?;
+        let at = now();
+        let published = Published {
+            jwks: Arc::from(keys.jwks_json(at)),
+            jwks_valid_until: keys.next_jwks_change(at),
+            keys,
+            version,
+        };
+        self.replace(published);
+        Ok(())
+    }
+
+    /// Reloads if another node (or `segl keys rotate`) changed the keys. Returns whether it did.
+    pub async fn refresh(&self) -> Result<bool, KeyRingError> {
+        let version = self.store.find_signing_keys_version().await?;
+        if version == self.snapshot().version {
+            return Ok(false);
+        }
+        self.reload().await?;
+        Ok(true)
+    }
+
+    async fn persist(&self, plan: &RotationPlan, at: i64) -> Result<(), KeyRingError> {
+        let mut inserts = Vec::with_capacity(plan.new_keys.len());
+        for entry in &plan.new_keys {
+            let sealed = self
+                .sealer
+                .seal(entry.key.pkcs8_der(), entry.key.kid())
+                .map_err(|_| KeyRingError::Unseal)?;
+            inserts.push(StoredKey {
+                kid: entry.key.kid().to_owned(),
+                alg: entry.key.alg().as_str().to_owned(),
+                state: entry.state.as_str().to_owned(),
+                private_key: sealed,
+                created_at: entry.key.created_at(),
+                retire_after: entry.state.retire_after(),
+            });
+        }
+        let mut state_changes = Vec::new();
+        let mut deletes = Vec::new();
+        for change in &plan.changes {
+            match change {
+                KeyChange::Activate { kid } => {
+                    state_changes.push((kid.clone(), "active".to_owned(), None))
+                }
+                KeyChange::Retire { kid, retire_after } => {
+                    state_changes.push((kid.clone(), "retired".to_owned(), Some(*retire_after)))
+                }
+                KeyChange::Delete { kid } => deletes.push(kid.clone()),
+            }
+        }
+        self.store
+            .update_signing_keys(&inserts, &state_changes, &deletes, at)
+            .await?;
+        Ok(())
+    }
+
+    /// `segl keys rotate`: the next key starts signing, the active one retires (published until
+    /// every token it signed has expired), and a new next key is published.
+    pub async fn rotate(
+        &self,
+        algs: &[SigningAlg],
+        max_token_lifetime: i64,
+    ) -> Result<(), KeyRingError> {
+        self.reload().await?;
+        let at = now();
+        let mut plan = RotationPlan::default();
+        let entries = self.snapshot().keys.entries().to_vec();
+        for alg in algs {
+            let rotation = keys::plan_rotation(&entries, *alg, at, max_token_lifetime)?;
+            plan.changes.extend(rotation.changes);
+            plan.new_keys.extend(rotation.new_keys);
+        }
+        self.persist(&plan, at).await?;
+        self.reload().await
+    }
+
+    /// Every key with its state, for `segl keys list`.
+    pub fn entries(&self) -> Vec<(String, SigningAlg, KeyState, i64)> {
+        self.snapshot()
+            .keys
+            .entries()
+            .iter()
+            .map(|entry| {
+                (
+                    entry.key.kid().to_owned(),
+                    entry.key.alg(),
+                    entry.state,
+                    entry.key.created_at(),
+                )
+            })
+            .collect()
+    }
+
+    /// The JWK Set document, rendered once per change.
+    pub fn jwks(&self) -> Arc<str> {
+        let published = self.snapshot();
+        if published
+            .jwks_valid_until
+            .is_some_and(|until| now() >= until)
+        {
+            let at = now();
+            let refreshed = Published {
+                jwks: Arc::from(published.keys.jwks_json(at)),
+                jwks_valid_until: published.keys.next_jwks_change(at),
+                keys: published.keys.clone(),
+                version: published.version,
+            };
+            let jwks = Arc::clone(&refreshed.jwks);
+            self.replace(refreshed);
+            return jwks;
+        }
+        Arc::clone(&published.jwks)
+    }
+
+    pub fn sign(
+        &self,
+        alg: SigningAlg,
+        typ: Option<&str>,
+        claims: &impl serde::Serialize,
+    ) -> Result<String, KeyRingError> {
+        let published = self.snapshot();
+        let key = published
+            .keys
+            .active(alg)
+            .ok_or(KeyRingError::NoActiveKey(alg.as_str()))?;
+        Ok(keys::sign_jwt(key, typ, claims)?)
+    }
+
+    /// Verifies a JWT we signed: signature by `kid` with that key's one algorithm (RFC 8725 3.1),
+    /// `typ`, issuer, expiry, and (if given) audience.
+    pub fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        expected_typ: &str,
+        issuer: &str,
+        audience: Option<&str>,
+        validate_exp: bool,
+    ) -> Result<T, VerifyError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
+        if !header
+            .typ
+            .as_deref()
+            .is_some_and(|typ| typ.eq_ignore_ascii_case(expected_typ))
+        {
+            return Err(VerifyError::WrongType);
+        }
+        let kid = header.kid.ok_or(VerifyError::UnknownKey)?;
+        let published = self.snapshot();
+        let key = published
+            .keys
+            .verification_key(&kid)
+            .ok_or(VerifyError::UnknownKey)?;
+        let mut validation = jsonwebtoken::Validation::new(key.algorithm());
+        validation.set_issuer(&[issuer]);
+        match audience {
+            Some(audience) => validation.set_audience(&[audience]),
+            None => validation.validate_aud = false,
+        }
+        validation.validate_exp = validate_exp;
+        validation.leeway = 0;
+        if validate_exp {
+            validation.set_required_spec_claims(&["exp", "iss"]);
+        } else {
+            validation.set_required_spec_claims(&["iss"]);
+        }
+        jsonwebtoken::decode::<T>(token, key.decoding_key, &validation)
+            .map(|data| data.claims)
+            .map_err(|error| VerifyError::Invalid(error.to_string()))
+    }
+
+    /// RFC 9068 4: an access token we issued, for our own resource (userinfo).
+    pub fn verify_access_token<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        issuer: &str,
+        _now: i64,
+    ) -> Result<T, VerifyError> {
+        self.verify(token, "at+jwt", issuer, Some(issuer), true)
+    }
+}

@@ -1,0 +1,181 @@
+//! Assurance levels in OIDC: the NSIS `acr` URIs, their synonyms, and how a level is reached
+//! (NEMLOGIN.md section 2).
+
+use citizen_registry::AssuranceLevel;
+
+pub const LOW: &str = "https://data.gov.dk/concept/core/nsis/loa/Low";
+pub const SUBSTANTIAL: &str = "https://data.gov.dk/concept/core/nsis/loa/Substantial";
+pub const HIGH: &str = "https://data.gov.dk/concept/core/nsis/loa/High";
+
+/// What `acr_values_supported` lists: the canonical URIs (synonyms are accepted, never emitted).
+pub const SUPPORTED: [&str; 3] = [LOW, SUBSTANTIAL, HIGH];
+
+/// With no `acr_values`, Danish brokers default to Substantial.
+pub const DEFAULT_LEVEL: AssuranceLevel = AssuranceLevel::Substantial;
+
+/// The canonical `acr` URI of a level (always the `/loa/` form).
+pub fn acr_uri(level: AssuranceLevel) -> &'static str {
+    match level {
+        AssuranceLevel::Low => LOW,
+        AssuranceLevel::Substantial => SUBSTANTIAL,
+        AssuranceLevel::High => HIGH,
+    }
+}
+
+/// Reads an `acr` value: the NSIS URI with or without `/loa/`, or the eIDAS URI.
+pub fn parse_acr(value: &str) -> Option<AssuranceLevel> {
+    let nsis_word = value
+        .strip_prefix("https://data.gov.dk/concept/core/nsis/loa/")
+        .or_else(|| value.strip_prefix("https://data.gov.dk/concept/core/nsis/"));
+    match nsis_word {
+        Some("Low") => Some(AssuranceLevel::Low),
+        Some("Substantial") => Some(AssuranceLevel::Substantial),
+        Some("High") => Some(AssuranceLevel::High),
+        Some(_) => None,
+        None => match value {
+            "http://eidas.europa.eu/LoA/low" => Some(AssuranceLevel::Low),
+            "http://eidas.europa.eu/LoA/substantial" => Some(AssuranceLevel::Substantial),
+            "http://eidas.europa.eu/LoA/high" => Some(AssuranceLevel::High),
+            _ => None,
+        },
+    }
+}
+
+/// An `acr_values` entry Segl does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported acr value '{0}'")]
+pub struct UnknownAcr(pub String);
+
+/// The level a request must reach: the lowest level among `acr_values` (the client accepts any
+/// of them), or Substantial when there are none, and never below the client's registered
+/// minimum. Values Segl does not know are refused rather than ignored.
+pub fn required_level(
+    acr_values: &[String],
+    client_minimum: Option<AssuranceLevel>,
+) -> Result<AssuranceLevel, UnknownAcr> {
+    let mut lowest: Option<AssuranceLevel> = None;
+    for value in acr_values {
+        let level = parse_acr(value).ok_or_else(|| UnknownAcr(value.clone()))?;
+        lowest = Some(lowest.map_or(level, |current| current.min(level)));
+    }
+    let requested = lowest.unwrap_or(DEFAULT_LEVEL);
+    Ok(client_minimum.map_or(requested, |minimum| requested.max(minimum)))
+}
+
+/// The authenticator assurance level (AAL) of a set of RFC 8176 `amr` values: a password alone
+/// is Low; a password and a one-time code Substantial; a password and a passkey with user
+/// verification (`hwk` + `user`) High.
+pub fn authenticator_level(amr: &[String]) -> Option<AssuranceLevel> {
+    let has = |value: &str| amr.iter().any(|entry| entry == value);
+    if !has("pwd") {
+        return None;
+    }
+    Some(if has("hwk") && has("user") {
+        AssuranceLevel::High
+    } else if has("otp") {
+        AssuranceLevel::Substantial
+    } else {
+        AssuranceLevel::Low
+    })
+}
+
+/// NEMLOGIN.md section 2: the level reached is the lowest of identity proofing and authenticator.
+pub fn level_reached(ial: AssuranceLevel, aal: AssuranceLevel) -> AssuranceLevel {
+    ial.min(aal)
+}
+
+/// Adds a factor to `amr`, keeping `mfa` present whenever two or more factors were used.
+pub fn add_factor(amr: &mut Vec<String>, factors: &[&str]) {
+    for factor in factors {
+        if !amr.iter().any(|entry| entry == factor) {
+            amr.push((*factor).to_owned());
+        }
+    }
+    let factor_count = amr
+        .iter()
+        .filter(|entry| matches!(entry.as_str(), "pwd" | "otp" | "hwk"))
+        .count();
+    if factor_count >= 2 && !amr.iter().any(|entry| entry == "mfa") {
+        amr.push("mfa".to_owned());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(list: &[&str]) -> Vec<String> {
+        list.iter().map(|value| (*value).to_owned()).collect()
+    }
+
+    #[test]
+    fn synonyms_map_to_the_same_level() {
+        for value in [
+            "https://data.gov.dk/concept/core/nsis/loa/Substantial",
+            "https://data.gov.dk/concept/core/nsis/Substantial",
+            "http://eidas.europa.eu/LoA/substantial",
+        ] {
+            assert_eq!(
+                parse_acr(value),
+                Some(AssuranceLevel::Substantial),
+                "{value}"
+            );
+        }
+        assert_eq!(
+            parse_acr("https://data.gov.dk/concept/core/nsis/loa/Medium"),
+            None
+        );
+    }
+
+    #[test]
+    fn no_acr_values_means_substantial() {
+        assert_eq!(required_level(&[], None), Ok(AssuranceLevel::Substantial));
+    }
+
+    #[test]
+    fn the_client_minimum_cannot_be_lowered() {
+        assert_eq!(
+            required_level(&values(&[LOW]), Some(AssuranceLevel::Substantial)),
+            Ok(AssuranceLevel::Substantial)
+        );
+        assert_eq!(
+            required_level(&values(&[HIGH]), Some(AssuranceLevel::Substantial)),
+            Ok(AssuranceLevel::High)
+        );
+        assert_eq!(
+            required_level(&values(&[LOW]), None),
+            Ok(AssuranceLevel::Low)
+        );
+    }
+
+    #[test]
+    fn unknown_acr_values_are_refused() {
+        assert_eq!(
+            required_level(&values(&["urn:x"]), None),
+            Err(UnknownAcr("urn:x".into()))
+        );
+    }
+
+    #[test]
+    fn canonical_uri_has_loa() {
+        assert_eq!(
+            acr_uri(AssuranceLevel::High),
+            "https://data.gov.dk/concept/core/nsis/loa/High"
+        );
+    }
+
+    #[test]
+    fn factors_give_levels_and_mfa() {
+        let mut amr = values(&["pwd"]);
+        assert_eq!(authenticator_level(&amr), Some(AssuranceLevel::Low));
+        add_factor(&mut amr, &["otp"]);
+        assert_eq!(amr, values(&["pwd", "otp", "mfa"]));
+        assert_eq!(authenticator_level(&amr), Some(AssuranceLevel::Substantial));
+        add_factor(&mut amr, &["hwk", "user"]);
+        assert_eq!(authenticator_level(&amr), Some(AssuranceLevel::High));
+        assert_eq!(
+            level_reached(AssuranceLevel::Substantial, AssuranceLevel::High),
+            AssuranceLevel::Substantial
+        );
+    }
+}

@@ -1,0 +1,1150 @@
+//! The provider service: the authorization code flow from request to tokens, over the store,
+//! the signing keys and the citizen registry. The HTTP layer maps requests to these calls and
+//! their results to responses; every rule is decided here or in the pure protocol modules.
+
+use crate::authorize::{
+    self, AuthorizationRequest, AuthorizationResponse, AuthorizeError, ErrorCode, PageError, Prompt,
+};
+use crate::client::{Client, ClientAuthMethod, SigningAlg};
+use crate::client_auth::{self, ClientCredentials};
+use crate::discovery;
+use crate::keyring::KeyRing;
+use crate::level;
+use crate::session::{self, Next, Requirements, SessionPolicy, SsoSession};
+use crate::store::{NewCode, PendingRow, Store, StoreError};
+use crate::tokens::{self, AccessTokenClaims, IdTokenClaims};
+use aws_lc_rs::hmac;
+use citizen_registry::{
+    AssuranceLevel, AuthenticationError, Citizen, LoginContext, Registry, RegistryError,
+    TotpOutcome,
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Lifetimes and the issuer, from configuration.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    /// The issuer identifier, without a trailing slash.
+    pub issuer: String,
+    pub code_lifetime_seconds: i64,
+    pub id_token_lifetime_seconds: i64,
+    pub access_token_lifetime_seconds: i64,
+    /// How long a citizen has to finish the login page.
+    pub login_lifetime_seconds: i64,
+    pub session: SessionPolicy,
+}
+
+impl ProviderSettings {
+    /// Cookies are `Secure` except for plain-http loopback development.
+    pub fn secure_cookies(&self) -> bool {
+        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"];
+        !loopback.iter().any(|prefix| {
+            self.issuer == *prefix
+                || self.issuer.starts_with(&format!("{prefix}:"))
+                || self.issuer.starts_with(&format!("{prefix}/"))
+        })
+    }
+
+    pub fn token_endpoint(&self) -> String {
+        format!("{}{}", self.issuer, discovery::path::TOKEN)
+    }
+}
+
+/// Failures that are the provider's fault: logged, answered with `server_error`, no details.
+#[derive(Debug, thiserror::Error)]
+pub enum InternalError {
+    #[error("storage failure")]
+    Store(#[from] StoreError),
+    #[error("registry failure")]
+    Registry(#[from] RegistryError),
+    #[error("signing failure: {0}")]
+    Signing(String),
+    #[error("random generation failed")]
+    Random,
+}
+
+impl From<aws_lc_rs::error::Unspecified> for InternalError {
+    fn from(_: aws_lc_rs::error::Unspecified) -> Self {
+        Self::Random
+    }
+}
+
+impl From<AuthenticationError> for InternalError {
+    fn from(error: AuthenticationError) -> Self {
+        match error {
+            AuthenticationError::Storage(store) => Self::Registry(RegistryError::Storage(store)),
+            other => Self::Signing(other.to_string()),
+        }
+    }
+}
+
+/// What the citizen's browser is shown next.
+#[derive(Debug)]
+pub enum Step {
+    /// Send the browser back to the client with this response (code or error).
+    Respond(AuthorizationResponse),
+    /// Show the error page; never redirect (unknown client or unregistered redirect URI).
+    ErrorPage(PageError),
+    /// Show the login page for this pending request. `new_browser_binding` is a cookie value to set.
+    Login {
+        pending_id: String,
+        new_browser_binding: Option<String>,
+    },
+    /// The citizen cannot reach the level asked for: explain, then answer `access_denied`.
+    Denied {
+        reason: DenialReason,
+        response: AuthorizationResponse,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenialReason {
+    /// Identity proofing is below the requested level.
+    IdentityLevel,
+    /// No second factor is enrolled.
+    NoSecondFactor,
+    /// Too many wrong one-time codes.
+    TooManyCodes,
+}
+
+/// The stored state of a pending request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PendingRequest {
+    request: AuthorizationRequest,
+    level: AssuranceLevel,
+    /// For a step-up: the session being raised.
+    step_up_sid: Option<String>,
+    /// Wrong one-time codes so far.
+    #[serde(default)]
+    code_failures: u32,
+}
+
+/// The login page's state.
+#[derive(Debug, Clone)]
+pub struct LoginView {
+    pub pending_id: String,
+    pub csrf_token: String,
+    pub client_name: String,
+    pub stage: LoginStage,
+    pub level: AssuranceLevel,
+    pub ui_locales: Vec<String>,
+    pub login_hint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginStage {
+    Password,
+    OneTimeCode,
+}
+
+/// Why a submitted form was not accepted (the page is shown again with the message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormProblem {
+    /// One message for unknown user ID, wrong password, locked and inactive: no enumeration.
+    InvalidCredentials,
+    WrongCode,
+}
+
+/// The result of a form submission.
+#[derive(Debug)]
+pub enum FormOutcome {
+    Next(Step, Option<NewSession>),
+    Retry(LoginView, FormProblem),
+    /// The pending request is gone, expired, or not bound to this browser (or a bad CSRF token).
+    Expired,
+    /// Password checking is shedding load.
+    Overloaded,
+}
+
+/// A session the browser should now carry.
+#[derive(Debug)]
+pub struct NewSession {
+    /// The cookie value (random 256 bits); only its hash is stored.
+    pub cookie_value: String,
+    pub max_age_seconds: i64,
+}
+
+/// Token endpoint failures, RFC 6749 5.2.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("invalid_request: {0}")]
+    InvalidRequest(String),
+    #[error("invalid_client")]
+    InvalidClient(String),
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(String),
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(String),
+    #[error("unsupported_grant_type")]
+    UnsupportedGrantType(String),
+    #[error("invalid_scope: {0}")]
+    InvalidScope(String),
+    #[error("internal")]
+    Internal(#[from] InternalError),
+}
+
+impl From<StoreError> for TokenError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+/// RFC 6749 5.1.
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    pub scope: String,
+}
+
+/// Userinfo failures, RFC 6750 3.1.
+#[derive(Debug, thiserror::Error)]
+pub enum UserinfoError {
+    #[error("invalid_token")]
+    InvalidToken(&'static str),
+    #[error("internal")]
+    Internal(#[from] InternalError),
+}
+
+impl From<StoreError> for UserinfoError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+const SESSION_PURPOSE: &str = "pairwise-subjects";
+const MAX_CODE_FAILURES: u32 = 5;
+
+#[derive(Clone)]
+pub struct Provider {
+    store: Store,
+    registry: Registry,
+    settings: Arc<ProviderSettings>,
+    keys: Arc<KeyRing>,
+    pairwise_key: Arc<hmac::Key>,
+    discovery_json: Arc<str>,
+}
+
+impl Provider {
+    pub fn new(
+        store: Store,
+        registry: Registry,
+        settings: ProviderSettings,
+        keys: Arc<KeyRing>,
+        master_key: &citizen_registry::sealing::MasterKey,
+    ) -> Result<Self, InternalError> {
+        let pairwise = master_key
+            .derive(SESSION_PURPOSE)
+            .map_err(|error| InternalError::Signing(error.to_string()))?;
+        let discovery_json: Arc<str> = discovery::document(&settings.issuer).to_string().into();
+        Ok(Self {
+            store,
+            registry,
+            settings: Arc::new(settings),
+            keys,
+            pairwise_key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &pairwise)),
+            discovery_json,
+        })
+    }
+
+    pub fn settings(&self) -> &ProviderSettings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// The discovery document, rendered once.
+    pub fn discovery_json(&self) -> Arc<str> {
+        Arc::clone(&self.discovery_json)
+    }
+
+    // ----- /authorize -----
+
+    /// OIDC Core 3.1.2: validates the request and decides what the browser sees next.
+    pub async fn authorize(
+        &self,
+        params: &[(String, String)],
+        session_cookie: Option<&str>,
+        browser_cookie: Option<&str>,
+    ) -> Result<Step, InternalError> {
+        let raw = match authorize::parse(params) {
+            Ok(raw) => raw,
+            Err(page) => return Ok(Step::ErrorPage(page)),
+        };
+        let client = self.store.find_client(raw.client_id()).await?;
+        let request = match authorize::validate(&raw, client.as_ref()) {
+            Ok(request) => request,
+            Err(AuthorizeError::ShowPage(page)) => return Ok(Step::ErrorPage(page)),
+            Err(AuthorizeError::Redirect(error)) => {
+                return Ok(Step::Respond(error.to_response(&self.settings.issuer)))
+            }
+        };
+        let Some(client) = client else {
+            return Ok(Step::ErrorPage(PageError::UnknownClient));
+        };
+        let level = match level::required_level(&request.acr_values, client.min_acr) {
+            Ok(level) => level,
+            Err(unknown) => {
+                let error = request.error(ErrorCode::InvalidRequest, unknown.to_string());
+                return Ok(Step::Respond(error.to_response(&self.settings.issuer)));
+            }
+        };
+        let at = now();
+        let session = match session_cookie {
+            Some(cookie) => self.store.find_session(&tokens::sha256_hex(cookie)).await?,
+            None => None,
+        };
+        let live = session.filter(|session| session.is_live(&self.settings.session, at));
+        let citizen = match &live {
+            Some(session) => self.active_citizen(session.citizen_id).await?,
+            None => None,
+        };
+        // A session whose citizen was suspended since counts as no session.
+        let live = live.filter(|_| citizen.is_some());
+        let requirements = Requirements {
+            prompt_none: request.prompt == Prompt::None,
+            prompt_login: request.prompt == Prompt::Login,
+            max_age: request.max_age,
+            level,
+        };
+        let ial = citizen.as_ref().map(|citizen| citizen.ial);
+        match session::next_step(
+            &requirements,
+            live.as_ref(),
+            ial,
+            &self.settings.session,
+            at,
+        ) {
+            Next::Issue => {
+                let (Some(session), Some(citizen)) = (live, citizen) else {
+                    return Ok(Step::ErrorPage(PageError::UnknownClient));
+                };
+                self.store.update_session_seen(&session.sid, at).await?;
+                let response = self
+                    .issue_code(&request, &client, &citizen, &session, at)
+                    .await?;
+                Ok(Step::Respond(response))
+            }
+            Next::Fail(code) => {
+                let error_code = if code == "interaction_required" {
+                    ErrorCode::InteractionRequired
+                } else {
+                    ErrorCode::LoginRequired
+                };
+                let description = if code == "interaction_required" {
+                    "a higher assurance level needs the citizen's interaction"
+                } else {
+                    "the citizen is not logged in"
+                };
+                Ok(Step::Respond(
+                    request
+                        .error(error_code, description)
+                        .to_response(&self.settings.issuer),
+                ))
+            }
+            Next::Unreachable => {
+                let response = request
+                    .error(
+                        ErrorCode::AccessDenied,
+                        "the citizen's identity is not proofed at the requested assurance level",
+                    )
+                    .to_response(&self.settings.issuer);
+                if requirements.prompt_none {
+                    Ok(Step::Respond(response))
+                } else {
+                    Ok(Step::Denied {
+                        reason: DenialReason::IdentityLevel,
+                        response,
+                    })
+                }
+            }
+            Next::Login | Next::StepUp => {
+                let step_up = matches!(
+                    session::next_step(
+                        &requirements,
+                        live.as_ref(),
+                        ial,
+                        &self.settings.session,
+                        at
+                    ),
+                    Next::StepUp
+                );
+                let (binding, new_binding) = match browser_cookie {
+                    Some(value) if value.len() >= 32 => (value.to_owned(), None),
+                    _ => {
+                        let value = tokens::random_token()?;
+                        (value.clone(), Some(value))
+                    }
+                };
+                let pending = PendingRequest {
+                    request,
+                    level,
+                    step_up_sid: if step_up {
+                        live.as_ref().map(|session| session.sid.clone())
+                    } else {
+                        None
+                    },
+                    code_failures: 0,
+                };
+                let (citizen_id, amr) = match (&pending.step_up_sid, &live) {
+                    (Some(_), Some(session)) => (
+                        Some(session.citizen_id.to_string()),
+                        Some(serde_json::to_string(&session.amr).unwrap_or_default()),
+                    ),
+                    _ => (None, None),
+                };
+                let pending_id = tokens::random_token()?;
+                let row = PendingRow {
+                    id: pending_id.clone(),
+                    request: serde_json::to_string(&pending)
+                        .map_err(|error| InternalError::Signing(error.to_string()))?,
+                    browser_hash: tokens::sha256_hex(&binding),
+                    csrf_token: tokens::random_token()?,
+                    citizen_id,
+                    amr,
+                    created_at: at,
+                    expires_at: at + self.settings.login_lifetime_seconds,
+                };
+                self.store.insert_pending(&row).await?;
+                Ok(Step::Login {
+                    pending_id,
+                    new_browser_binding: new_binding,
+                })
+            }
+        }
+    }
+
+    async fn active_citizen(&self, citizen_id: Uuid) -> Result<Option<Citizen>, InternalError> {
+        match self.registry.find_citizen_by_id(citizen_id).await {
+            Ok(citizen) if citizen.is_active() => Ok(Some(citizen)),
+            Ok(_) | Err(RegistryError::UnknownCitizen(_)) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    // ----- the login page -----
+
+    /// Loads a pending request if it exists, has not expired and belongs to this browser.
+    async fn pending(
+        &self,
+        pending_id: &str,
+        browser_cookie: Option<&str>,
+    ) -> Result<Option<(PendingRow, PendingRequest)>, InternalError> {
+        let Some(browser) = browser_cookie else {
+            return Ok(None);
+        };
+        let Some(row) = self.store.find_pending(pending_id, now()).await? else {
+            return Ok(None);
+        };
+        let presented = tokens::sha256_hex(browser);
+        if !bool::from(presented.as_bytes().ct_eq(row.browser_hash.as_bytes())) {
+            return Ok(None);
+        }
+        let pending: PendingRequest = serde_json::from_str(&row.request)
+            .map_err(|_| StoreError::Corrupt("pending request".into()))?;
+        Ok(Some((row, pending)))
+    }
+
+    fn view(&self, row: &PendingRow, pending: &PendingRequest, client_name: String) -> LoginView {
+        LoginView {
+            pending_id: row.id.clone(),
+            csrf_token: row.csrf_token.clone(),
+            client_name,
+            stage: if row.citizen_id.is_some() {
+                LoginStage::OneTimeCode
+            } else {
+                LoginStage::Password
+            },
+            level: pending.level,
+            ui_locales: pending.request.ui_locales.clone(),
+            login_hint: pending.request.login_hint.clone(),
+        }
+    }
+
+    async fn client_name(&self, client_id: &str) -> Result<String, InternalError> {
+        Ok(self
+            .store
+            .find_client(client_id)
+            .await?
+            .map_or_else(|| client_id.to_owned(), |client| client.name))
+    }
+
+    /// The login page for a pending request (None: expired or not this browser's).
+    pub async fn login_view(
+        &self,
+        pending_id: &str,
+        browser_cookie: Option<&str>,
+    ) -> Result<Option<LoginView>, InternalError> {
+        let Some((row, pending)) = self.pending(pending_id, browser_cookie).await? else {
+            return Ok(None);
+        };
+        let name = self.client_name(&pending.request.client_id).await?;
+        Ok(Some(self.view(&row, &pending, name)))
+    }
+
+    /// Checks the CSRF token (constant time) and loads the pending request.
+    async fn pending_for_form(
+        &self,
+        pending_id: &str,
+        browser_cookie: Option<&str>,
+        csrf_token: &str,
+    ) -> Result<Option<(PendingRow, PendingRequest)>, InternalError> {
+        let Some((row, pending)) = self.pending(pending_id, browser_cookie).await? else {
+            return Ok(None);
+        };
+        if !bool::from(csrf_token.as_bytes().ct_eq(row.csrf_token.as_bytes())) {
+            return Ok(None);
+        }
+        Ok(Some((row, pending)))
+    }
+
+    /// The password form.
+    pub async fn submit_password(
+        &self,
+        pending_id: &str,
+        browser_cookie: Option<&str>,
+        csrf_token: &str,
+        user_id: &str,
+        password: SecretString,
+        ip: Option<String>,
+    ) -> Result<FormOutcome, InternalError> {
+        let Some((row, pending)) = self
+            .pending_for_form(pending_id, browser_cookie, csrf_token)
+            .await?
+        else {
+            return Ok(FormOutcome::Expired);
+        };
+        if row.citizen_id.is_some() {
+            // The password stage is over for this request (or it is a step-up).
+            return Ok(FormOutcome::Expired);
+        }
+        let context = LoginContext {
+            ip,
+            client_id: Some(pending.request.client_id.clone()),
+        };
+        let citizen = match self
+            .registry
+            .authenticate_password(user_id, password, &context)
+            .await
+        {
+            Ok(citizen) => citizen,
+            Err(AuthenticationError::Overloaded) => return Ok(FormOutcome::Overloaded),
+            Err(AuthenticationError::Storage(error)) => {
+                return Err(InternalError::Registry(RegistryError::Storage(error)))
+            }
+            Err(_) => {
+                let name = self.client_name(&pending.request.client_id).await?;
+                return Ok(FormOutcome::Retry(
+                    self.view(&row, &pending, name),
+                    FormProblem::InvalidCredentials,
+                ));
+            }
+        };
+        let mut amr = Vec::new();
+        level::add_factor(&mut amr, &["pwd"]);
+        let auth_time = now();
+        self.after_factor(row, pending, citizen, amr, auth_time)
+            .await
+    }
+
+    /// The one-time code form (the second factor, or a step-up).
+    pub async fn submit_code(
+        &self,
+        pending_id: &str,
+        browser_cookie: Option<&str>,
+        csrf_token: &str,
+        code: &str,
+        ip: Option<String>,
+    ) -> Result<FormOutcome, InternalError> {
+        let Some((row, mut pending)) = self
+            .pending_for_form(pending_id, browser_cookie, csrf_token)
+            .await?
+        else {
+            return Ok(FormOutcome::Expired);
+        };
+        let (Some(citizen_id), Some(amr)) = (row.citizen_id.as_deref(), row.amr.as_deref()) else {
+            return Ok(FormOutcome::Expired);
+        };
+        let citizen_id = Uuid::parse_str(citizen_id)
+            .map_err(|_| StoreError::Corrupt("pending citizen".into()))?;
+        let mut amr: Vec<String> =
+            serde_json::from_str(amr).map_err(|_| StoreError::Corrupt("pending amr".into()))?;
+        let context = LoginContext {
+            ip,
+            client_id: Some(pending.request.client_id.clone()),
+        };
+        let Some(citizen) = self.active_citizen(citizen_id).await? else {
+            return Ok(FormOutcome::Expired);
+        };
+        match self
+            .registry
+            .verify_totp(citizen_id, code, &context)
+            .await?
+        {
+            TotpOutcome::Accepted => {
+                level::add_factor(&mut amr, &["otp"]);
+                // auth_time stays the time of the first factor (NEMLOGIN.md section 2).
+                let auth_time = match &pending.step_up_sid {
+                    Some(sid) => self
+                        .store
+                        .find_session_by_sid(sid)
+                        .await?
+                        .map_or_else(now, |session| session.auth_time),
+                    None => row
+                        .created_at
+                        .max(now() - self.settings.login_lifetime_seconds),
+                };
+                self.after_factor(row, pending, citizen, amr, auth_time)
+                    .await
+            }
+            TotpOutcome::Rejected => {
+                pending.code_failures += 1;
+                if pending.code_failures >= MAX_CODE_FAILURES {
+                    self.store.delete_pending(&row.id).await?;
+                    let response = pending
+                        .request
+                        .error(ErrorCode::AccessDenied, "too many wrong one-time codes")
+                        .to_response(&self.settings.issuer);
+                    return Ok(FormOutcome::Next(
+                        Step::Denied {
+                            reason: DenialReason::TooManyCodes,
+                            response,
+                        },
+                        None,
+                    ));
+                }
+                let updated = PendingRow {
+                    request: serde_json::to_string(&pending)
+                        .map_err(|error| InternalError::Signing(error.to_string()))?,
+                    ..row.clone()
+                };
+                self.store.delete_pending(&row.id).await?;
+                self.store.insert_pending(&updated).await?;
+                let name = self.client_name(&pending.request.client_id).await?;
+                Ok(FormOutcome::Retry(
+                    self.view(&updated, &pending, name),
+                    FormProblem::WrongCode,
+                ))
+            }
+        }
+    }
+
+    /// After a factor: ask for the next one, refuse, or finish the login.
+    async fn after_factor(
+        &self,
+        row: PendingRow,
+        pending: PendingRequest,
+        citizen: Citizen,
+        amr: Vec<String>,
+        auth_time: i64,
+    ) -> Result<FormOutcome, InternalError> {
+        let issuer = &self.settings.issuer;
+        let denied = |reason, description: &str| Step::Denied {
+            reason,
+            response: pending
+                .request
+                .error(ErrorCode::AccessDenied, description.to_owned())
+                .to_response(issuer),
+        };
+        if citizen.ial < pending.level {
+            self.store.delete_pending(&row.id).await?;
+            return Ok(FormOutcome::Next(
+                denied(
+                    DenialReason::IdentityLevel,
+                    "the citizen's identity is not proofed at the requested assurance level",
+                ),
+                None,
+            ));
+        }
+        let aal = level::authenticator_level(&amr).unwrap_or(AssuranceLevel::Low);
+        if aal < pending.level {
+            if pending.level == AssuranceLevel::High || !citizen.has_totp {
+                self.store.delete_pending(&row.id).await?;
+                return Ok(FormOutcome::Next(
+                    denied(
+                        DenialReason::NoSecondFactor,
+                        "the citizen has no second factor for the requested assurance level",
+                    ),
+                    None,
+                ));
+            }
+            self.store
+                .update_pending_progress(&row.id, citizen.id, &amr)
+                .await?;
+            let mut next_row = row;
+            next_row.citizen_id = Some(citizen.id.to_string());
+            let name = self.client_name(&pending.request.client_id).await?;
+            let view = self.view(&next_row, &pending, name);
+            return Ok(FormOutcome::Next(
+                Step::Login {
+                    pending_id: view.pending_id,
+                    new_browser_binding: None,
+                },
+                None,
+            ));
+        }
+        // Single use: of two submissions racing, only one finishes the login.
+        if !self.store.delete_pending(&row.id).await? {
+            return Ok(FormOutcome::Expired);
+        }
+        let at = now();
+        let Some(client) = self.store.find_client(&pending.request.client_id).await? else {
+            return Ok(FormOutcome::Expired);
+        };
+        let (session, new_session) = match &pending.step_up_sid {
+            Some(sid) => {
+                let Some(mut session) = self.store.find_session_by_sid(sid).await? else {
+                    return Ok(FormOutcome::Expired);
+                };
+                session.amr = amr;
+                session.aal = aal;
+                self.store
+                    .update_session(sid, &session.amr, aal, at)
+                    .await?;
+                (session, None)
+            }
+            None => {
+                let cookie_value = tokens::random_token()?;
+                let session = SsoSession {
+                    sid: tokens::random_token()?,
+                    citizen_id: citizen.id,
+                    auth_time,
+                    amr,
+                    aal,
+                    last_seen_at: at,
+                    absolute_expires_at: at + self.settings.session.absolute_seconds,
+                    ended_at: None,
+                };
+                self.store
+                    .insert_session(&tokens::sha256_hex(&cookie_value), &session, at)
+                    .await?;
+                let new = NewSession {
+                    cookie_value,
+                    max_age_seconds: self.settings.session.absolute_seconds,
+                };
+                (session, Some(new))
+            }
+        };
+        let response = self
+            .issue_code(&pending.request, &client, &citizen, &session, at)
+            .await?;
+        Ok(FormOutcome::Next(Step::Respond(response), new_session))
+    }
+
+    /// The citizen cancelled: the client gets `access_denied` (NEMLOGIN.md rule 4).
+    pub async fn cancel(
+        &self,
+        pending_id: &str,
+        browser_cookie: Option<&str>,
+        csrf_token: &str,
+    ) -> Result<Option<AuthorizationResponse>, InternalError> {
+        let Some((row, pending)) = self
+            .pending_for_form(pending_id, browser_cookie, csrf_token)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.store.delete_pending(&row.id).await?;
+        Ok(Some(
+            pending
+                .request
+                .error(ErrorCode::AccessDenied, "the citizen cancelled the login")
+                .to_response(&self.settings.issuer),
+        ))
+    }
+
+    /// Issues a single-use code bound to the client, redirect URI, PKCE challenge and session.
+    async fn issue_code(
+        &self,
+        request: &AuthorizationRequest,
+        client: &Client,
+        citizen: &Citizen,
+        session: &SsoSession,
+        at: i64,
+    ) -> Result<AuthorizationResponse, InternalError> {
+        let code = tokens::random_token()?;
+        let reached = level::level_reached(citizen.ial, session.aal);
+        self.store
+            .insert_code(&NewCode {
+                code_hash: &tokens::sha256_hex(&code),
+                client_id: &client.id,
+                redirect_uri: &request.redirect_uri,
+                citizen_id: citizen.id,
+                sid: &session.sid,
+                scopes: &request.scopes,
+                nonce: &request.nonce,
+                code_challenge: request.code_challenge.as_str(),
+                auth_time: session.auth_time,
+                acr: level::acr_uri(reached),
+                amr: &session.amr,
+                created_at: at,
+                expires_at: at + self.settings.code_lifetime_seconds,
+            })
+            .await?;
+        Ok(request.success(&code, &self.settings.issuer))
+    }
+
+    // ----- /token -----
+
+    /// RFC 6749 3.2: authenticates the client and runs the grant.
+    pub async fn token(
+        &self,
+        form: &[(String, String)],
+        authorization: Option<&str>,
+    ) -> Result<TokenResponse, TokenError> {
+        let single = |name: &str| -> Result<Option<&str>, TokenError> {
+            let mut values = form
+                .iter()
+                .filter(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str());
+            let first = values.next();
+            if values.next().is_some() {
+                return Err(TokenError::InvalidRequest(format!(
+                    "parameter {name} is repeated"
+                )));
+            }
+            Ok(first)
+        };
+        let grant_type = single("grant_type")?
+            .ok_or_else(|| TokenError::InvalidRequest("grant_type is missing".into()))?;
+        let client = self.authenticate_client(form, authorization).await?;
+        match grant_type {
+            "authorization_code" => {
+                let code = single("code")?
+                    .ok_or_else(|| TokenError::InvalidRequest("code is missing".into()))?;
+                let redirect_uri = single("redirect_uri")?
+                    .ok_or_else(|| TokenError::InvalidRequest("redirect_uri is missing".into()))?;
+                let verifier = single("code_verifier")?.ok_or_else(|| {
+                    TokenError::InvalidRequest("code_verifier is missing (PKCE is required)".into())
+                })?;
+                self.exchange_code(&client, code, redirect_uri, verifier)
+                    .await
+            }
+            "client_credentials" => self.client_credentials(&client, single("scope")?),
+            other => Err(TokenError::UnsupportedGrantType(format!(
+                "grant_type {other} is not supported"
+            ))),
+        }
+    }
+
+    async fn authenticate_client(
+        &self,
+        form: &[(String, String)],
+        authorization: Option<&str>,
+    ) -> Result<Client, TokenError> {
+        let credentials =
+            ClientCredentials::parse(authorization, form).map_err(|error| {
+                match error.error_code() {
+                    // RFC 6749 5.2: more than one authentication method is a malformed request.
+                    "invalid_request" => TokenError::InvalidRequest(error.to_string()),
+                    _ => TokenError::InvalidClient(error.to_string()),
+                }
+            })?;
+        let client = self.store.find_client(credentials.client_id()).await?;
+        let at = now();
+        let token_endpoint = self.settings.token_endpoint();
+        let audiences = [self.settings.issuer.as_str(), token_endpoint.as_str()];
+        let authenticated =
+            client_auth::authenticate(&credentials, client.as_ref(), &audiences, at)
+                .map_err(|error| TokenError::InvalidClient(error.to_string()))?;
+        let Some(client) = client else {
+            return Err(TokenError::InvalidClient("unknown client".into()));
+        };
+        if let Some(assertion) = authenticated.assertion {
+            // RFC 7523 3: a jti may be used once.
+            let key = format!("{}|{}", client.id, assertion.jti);
+            if !self
+                .store
+                .insert_used_assertion(&key, assertion.exp)
+                .await?
+            {
+                return Err(TokenError::InvalidClient(
+                    "the client assertion was used before".into(),
+                ));
+            }
+        }
+        Ok(client)
+    }
+
+    async fn exchange_code(
+        &self,
+        client: &Client,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
+    ) -> Result<TokenResponse, TokenError> {
+        let code_hash = tokens::sha256_hex(code);
+        let Some(row) = self.store.find_code(&code_hash).await? else {
+            return Err(TokenError::InvalidGrant(
+                "the code is unknown or expired".into(),
+            ));
+        };
+        let at = now();
+        if row.redeemed_at.is_some() {
+            self.revoke_grant(&row).await?;
+            return Err(TokenError::InvalidGrant(
+                "the code was already used; tokens issued from it are revoked".into(),
+            ));
+        }
+        // RFC 6749 4.1.3: the code is bound to the client and redirect URI; RFC 7636 4.6: PKCE.
+        if row.client_id != client.id {
+            return Err(TokenError::InvalidGrant(
+                "the code was issued to another client".into(),
+            ));
+        }
+        if at >= row.expires_at {
+            return Err(TokenError::InvalidGrant("the code has expired".into()));
+        }
+        if row.redirect_uri != redirect_uri {
+            return Err(TokenError::InvalidGrant(
+                "redirect_uri does not match the authorization request".into(),
+            ));
+        }
+        let challenge =
+            crate::pkce::CodeChallenge::parse(&row.code_challenge, Some(crate::pkce::S256))
+                .map_err(|_| StoreError::Corrupt("code challenge".into()))?;
+        if !challenge.verify(verifier) {
+            return Err(TokenError::InvalidGrant(
+                "code_verifier does not match the code_challenge".into(),
+            ));
+        }
+        let session = self.store.find_session_by_sid(&row.sid).await?;
+        if !session.is_some_and(|session| session.ended_at.is_none()) {
+            return Err(TokenError::InvalidGrant(
+                "the login session has ended".into(),
+            ));
+        }
+        let citizen_id = Uuid::parse_str(&row.citizen_id)
+            .map_err(|_| StoreError::Corrupt("code citizen".into()))?;
+        let Some(citizen) = self.active_citizen(citizen_id).await? else {
+            return Err(TokenError::InvalidGrant(
+                "the citizen can no longer log in".into(),
+            ));
+        };
+        let scopes: Vec<String> = serde_json::from_str(&row.scopes)
+            .map_err(|_| StoreError::Corrupt("code scopes".into()))?;
+        let amr: Vec<String> =
+            serde_json::from_str(&row.amr).map_err(|_| StoreError::Corrupt("code amr".into()))?;
+        let jti = tokens::random_token().map_err(InternalError::from)?;
+        if !self
+            .store
+            .update_code_redeemed(&code_hash, &jti, at)
+            .await?
+        {
+            // Another request redeemed it between our read and write: treat as reuse.
+            if let Some(row) = self.store.find_code(&code_hash).await? {
+                self.revoke_grant(&row).await?;
+            }
+            return Err(TokenError::InvalidGrant(
+                "the code was already used; tokens issued from it are revoked".into(),
+            ));
+        }
+        let sub = self.subject(client, citizen.id);
+        let access_claims = AccessTokenClaims {
+            iss: self.settings.issuer.clone(),
+            sub: sub.clone(),
+            aud: self.settings.issuer.clone(),
+            exp: at + self.settings.access_token_lifetime_seconds,
+            iat: at,
+            jti,
+            client_id: client.id.clone(),
+            scope: scopes.join(" "),
+            auth_time: Some(row.auth_time),
+            acr: Some(row.acr.clone()),
+            amr: Some(amr.clone()),
+            sid: Some(row.sid.clone()),
+        };
+        let access_token = self.sign(SigningAlg::ES256, Some("at+jwt"), &access_claims)?;
+        let id_claims = IdTokenClaims {
+            iss: self.settings.issuer.clone(),
+            sub,
+            aud: client.id.clone(),
+            exp: at + self.settings.id_token_lifetime_seconds,
+            iat: at,
+            auth_time: row.auth_time,
+            nonce: row.nonce.clone(),
+            acr: row.acr.clone(),
+            amr,
+            azp: client.id.clone(),
+            at_hash: tokens::at_hash(client.id_token_alg, &access_token),
+            sid: row.sid.clone(),
+            claims: self.identity_claims(&citizen, &scopes),
+        };
+        let id_token = self.sign(client.id_token_alg, Some("JWT"), &id_claims)?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_token_lifetime_seconds,
+            id_token: Some(id_token),
+            scope: scopes.join(" "),
+        })
+    }
+
+    /// RFC 6749 10.5: a reused code revokes the tokens issued from it.
+    async fn revoke_grant(&self, row: &crate::store::CodeRow) -> Result<(), StoreError> {
+        if let Some(jti) = &row.access_jti {
+            let expires =
+                row.redeemed_at.unwrap_or_else(now) + self.settings.access_token_lifetime_seconds;
+            self.store.insert_revoked_token(jti, expires).await?;
+        }
+        tracing::warn!(client_id = %row.client_id, "authorization code reused; its tokens were revoked");
+        Ok(())
+    }
+
+    /// RFC 6749 4.4: a confidential client's own token. `openid` makes no sense without a citizen.
+    fn client_credentials(
+        &self,
+        client: &Client,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, TokenError> {
+        if client.auth_method == ClientAuthMethod::None {
+            return Err(TokenError::UnauthorizedClient(
+                "public clients cannot use client_credentials".into(),
+            ));
+        }
+        let mut granted: Vec<String> = Vec::new();
+        for requested in scope
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|scope| !scope.is_empty())
+        {
+            if requested == "openid" || !client.scopes.iter().any(|allowed| allowed == requested) {
+                return Err(TokenError::InvalidScope(format!(
+                    "scope {requested} is not allowed for this client"
+                )));
+            }
+            if !granted.iter().any(|scope| scope == requested) {
+                granted.push(requested.to_owned());
+            }
+        }
+        let at = now();
+        let claims = AccessTokenClaims {
+            iss: self.settings.issuer.clone(),
+            sub: client.id.clone(),
+            aud: self.settings.issuer.clone(),
+            exp: at + self.settings.access_token_lifetime_seconds,
+            iat: at,
+            jti: tokens::random_token().map_err(InternalError::from)?,
+            client_id: client.id.clone(),
+            scope: granted.join(" "),
+            auth_time: None,
+            acr: None,
+            amr: None,
+            sid: None,
+        };
+        let access_token = self.sign(client.id_token_alg, Some("at+jwt"), &claims)?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.settings.access_token_lifetime_seconds,
+            id_token: None,
+            scope: granted.join(" "),
+        })
+    }
+
+    fn sign(
+        &self,
+        alg: SigningAlg,
+        typ: Option<&str>,
+        claims: &impl Serialize,
+    ) -> Result<String, InternalError> {
+        self.keys
+            .sign(alg, typ, claims)
+            .map_err(|error| InternalError::Signing(error.to_string()))
+    }
+
+    /// The client's sector: the host of its first redirect URI (OIDC Core 8.1).
+    fn subject(&self, client: &Client, citizen_id: Uuid) -> String {
+        let sector = client
+            .redirect_uris
+            .first()
+            .and_then(|uri| url::Url::parse(uri).ok())
+            .and_then(|uri| uri.host_str().map(str::to_owned))
+            .unwrap_or_else(|| client.id.clone());
+        tokens::pairwise_subject(&self.pairwise_key, &sector, citizen_id)
+    }
+
+    /// OIDC Core 5.4: the claims of the granted scopes.
+    fn identity_claims(
+        &self,
+        citizen: &Citizen,
+        scopes: &[String],
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut claims = serde_json::Map::new();
+        let has = |scope: &str| scopes.iter().any(|granted| granted == scope);
+        if has("profile") {
+            claims.insert("name".into(), citizen.full_name().into());
+            claims.insert("given_name".into(), citizen.given_name.as_str().into());
+            claims.insert("family_name".into(), citizen.family_name.as_str().into());
+            claims.insert("birthdate".into(), citizen.birth_date().to_string().into());
+        }
+        if has("email") {
+            if let Some(email) = &citizen.email {
+                claims.insert("email".into(), email.as_str().into());
+            }
+        }
+        claims
+    }
+
+    // ----- /userinfo -----
+
+    /// OIDC Core 5.3: the claims of the token's scopes, with the same `sub` as the ID token.
+    pub async fn userinfo(&self, access_token: &str) -> Result<serde_json::Value, UserinfoError> {
+        let claims: AccessTokenClaims = self
+            .keys
+            .verify_access_token(access_token, &self.settings.issuer, now())
+            .map_err(|_| UserinfoError::InvalidToken("the access token is invalid or expired"))?;
+        let Some(sid) = &claims.sid else {
+            return Err(UserinfoError::InvalidToken(
+                "the access token was not issued for a citizen",
+            ));
+        };
+        if self.store.is_revoked(&claims.jti).await? {
+            return Err(UserinfoError::InvalidToken("the access token was revoked"));
+        }
+        let session = self.store.find_session_by_sid(sid).await?;
+        if !session.is_some_and(|session| session.ended_at.is_none()) {
+            return Err(UserinfoError::InvalidToken("the login session has ended"));
+        }
+        let Some(client) = self.store.find_client(&claims.client_id).await? else {
+            return Err(UserinfoError::InvalidToken("the client no longer exists"));
+        };
+        let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
+        let mut body = serde_json::Map::new();
+        body.insert("sub".into(), claims.sub.clone().into());
+        // Find the citizen behind the pairwise subject through the session.
+        let session = self.store.find_session_by_sid(sid).await?;
+        let Some(session) = session else {
+            return Err(UserinfoError::InvalidToken("the login session has ended"));
+        };
+        let citizen =
+            self.active_citizen(session.citizen_id)
+                .await?
+                .ok_or(UserinfoError::InvalidToken(
+                    "the citizen can no longer log in",
+                ))?;
+        if self.subject(&client, citizen.id) != claims.sub {
+            return Err(UserinfoError::InvalidToken(
+                "the access token does not match its session",
+            ));
+        }
+        body.extend(self.identity_claims(&citizen, &scopes));
+        Ok(serde_json::Value::Object(body))
+    }
+}

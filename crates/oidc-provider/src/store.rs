@@ -1,0 +1,593 @@
+//! All of the provider's SQL, over sqlx's `AnyPool`. Owns the tables `clients`,
+//! `signing_keys`, `pending_authorizations`, `sso_sessions`, `authorization_codes`,
+//! `revoked_tokens` and `used_assertions`.
+
+use crate::client::{Client, ClientAuthMethod, SigningAlg};
+use crate::session::SsoSession;
+use citizen_registry::AssuranceLevel;
+use sqlx::{AnyPool, FromRow};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    #[error("a stored row is corrupt: {0}")]
+    Corrupt(String),
+}
+
+fn corrupt(what: impl Into<String>) -> StoreError {
+    StoreError::Corrupt(what.into())
+}
+
+fn json_list(text: &str, what: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|_| corrupt(what))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+#[derive(FromRow)]
+struct ClientRow {
+    id: String,
+    name: String,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    auth_method: String,
+    secret_hash: Option<String>,
+    jwks: Option<String>,
+    jwks_uri: Option<String>,
+    scopes: String,
+    id_token_alg: String,
+    min_acr: Option<String>,
+    /// Only selected when listing.
+    #[sqlx(default)]
+    source: Option<String>,
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StoreError;
+
+    fn try_from(row: ClientRow) -> Result<Self, StoreError> {
+        let what = |field: &str| format!("client {}: {field}", row.id);
+        Ok(Client {
+            redirect_uris: json_list(&row.redirect_uris, &what("redirect_uris"))?,
+            post_logout_redirect_uris: json_list(
+                &row.post_logout_redirect_uris,
+                &what("post_logout_redirect_uris"),
+            )?,
+            auth_method: ClientAuthMethod::parse(&row.auth_method)
+                .ok_or_else(|| corrupt(what("auth_method")))?,
+            jwks: row
+                .jwks
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|_| corrupt(what("jwks")))?,
+            scopes: json_list(&row.scopes, &what("scopes"))?,
+            id_token_alg: SigningAlg::parse(&row.id_token_alg)
+                .ok_or_else(|| corrupt(what("id_token_alg")))?,
+            min_acr: row
+                .min_acr
+                .as_deref()
+                .map(AssuranceLevel::parse)
+                .transpose()
+                .map_err(|_| corrupt(what("min_acr")))?,
+            id: row.id,
+            name: row.name,
+            secret_hash: row.secret_hash,
+            jwks_uri: row.jwks_uri,
+        })
+    }
+}
+
+/// A signing key as stored: the private key sealed.
+#[derive(Debug, Clone, FromRow)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: String,
+    pub state: String,
+    pub private_key: String,
+    pub created_at: i64,
+    pub retire_after: Option<i64>,
+}
+
+/// An authorization request waiting for the citizen.
+#[derive(Debug, Clone, FromRow)]
+pub struct PendingRow {
+    pub id: String,
+    pub request: String,
+    pub browser_hash: String,
+    pub csrf_token: String,
+    pub citizen_id: Option<String>,
+    pub amr: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(FromRow)]
+struct SessionRow {
+    sid: String,
+    citizen_id: String,
+    auth_time: i64,
+    amr: String,
+    aal: String,
+    last_seen_at: i64,
+    absolute_expires_at: i64,
+    ended_at: Option<i64>,
+}
+
+impl TryFrom<SessionRow> for SsoSession {
+    type Error = StoreError;
+
+    fn try_from(row: SessionRow) -> Result<Self, StoreError> {
+        Ok(SsoSession {
+            citizen_id: Uuid::parse_str(&row.citizen_id)
+                .map_err(|_| corrupt("session citizen_id"))?,
+            amr: json_list(&row.amr, "session amr")?,
+            aal: AssuranceLevel::parse(&row.aal).map_err(|_| corrupt("session aal"))?,
+            sid: row.sid,
+            auth_time: row.auth_time,
+            last_seen_at: row.last_seen_at,
+            absolute_expires_at: row.absolute_expires_at,
+            ended_at: row.ended_at,
+        })
+    }
+}
+
+/// An authorization code's grant, as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct CodeRow {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub citizen_id: String,
+    pub sid: String,
+    pub scopes: String,
+    pub nonce: String,
+    pub code_challenge: String,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: String,
+    pub expires_at: i64,
+    pub redeemed_at: Option<i64>,
+    pub access_jti: Option<String>,
+}
+
+/// A new authorization code's grant.
+pub struct NewCode<'a> {
+    pub code_hash: &'a str,
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub citizen_id: Uuid,
+    pub sid: &'a str,
+    pub scopes: &'a [String],
+    pub nonce: &'a str,
+    pub code_challenge: &'a str,
+    pub auth_time: i64,
+    pub acr: &'a str,
+    pub amr: &'a [String],
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl Store {
+    pub fn new(pool: AnyPool) -> Self {
+        Self { pool }
+    }
+
+    // ----- clients -----
+
+    pub async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+        let row: Option<ClientRow> = sqlx::query_as(
+            "SELECT id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, jwks, jwks_uri, \
+             scopes, id_token_alg, min_acr FROM clients WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Client::try_from).transpose()
+    }
+
+    /// Every client with where it came from (`cli` or `config`), by id.
+    pub async fn find_clients(&self) -> Result<Vec<(Client, String)>, StoreError> {
+        let rows: Vec<ClientRow> = sqlx::query_as(
+            "SELECT id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, jwks, jwks_uri, \
+             scopes, id_token_alg, min_acr, source FROM clients ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|mut row| {
+                let source = row.source.take().unwrap_or_default();
+                Client::try_from(row).map(|client| (client, source))
+            })
+            .collect()
+    }
+
+    /// Inserts or replaces a client. Returns false if `id` exists and `replace` is false.
+    pub async fn upsert_client(
+        &self,
+        client: &Client,
+        source: &str,
+        replace: bool,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let conflict = if replace {
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, redirect_uris = excluded.redirect_uris, \
+             post_logout_redirect_uris = excluded.post_logout_redirect_uris, auth_method = excluded.auth_method, \
+             secret_hash = excluded.secret_hash, jwks = excluded.jwks, jwks_uri = excluded.jwks_uri, \
+             scopes = excluded.scopes, id_token_alg = excluded.id_token_alg, min_acr = excluded.min_acr, \
+             source = excluded.source, updated_at = excluded.updated_at"
+        } else {
+            "ON CONFLICT (id) DO NOTHING"
+        };
+        let sql = format!(
+            "INSERT INTO clients (id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, jwks, \
+             jwks_uri, scopes, id_token_alg, min_acr, source, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) {conflict}"
+        );
+        let result = sqlx::query(&sql)
+            .bind(&client.id)
+            .bind(&client.name)
+            .bind(to_json(&client.redirect_uris))
+            .bind(to_json(&client.post_logout_redirect_uris))
+            .bind(client.auth_method.as_str())
+            .bind(client.secret_hash.clone())
+            .bind(client.jwks.as_ref().map(to_json))
+            .bind(client.jwks_uri.clone())
+            .bind(to_json(&client.scopes))
+            .bind(client.id_token_alg.as_str())
+            .bind(client.min_acr.map(|level| level.as_str().to_owned()))
+            .bind(source)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    pub async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM clients WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    // ----- signing keys -----
+
+    pub async fn find_signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT kid, alg, state, private_key, created_at, retire_after FROM signing_keys ORDER BY created_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A fingerprint of the key table, to notice another node's rotation cheaply.
+    pub async fn find_signing_keys_version(&self) -> Result<(i64, i64), StoreError> {
+        Ok(
+            sqlx::query_as("SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM signing_keys")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Applies a rotation in one transaction: new keys, then state changes, then drops.
+    /// Fails (and writes nothing) if another node activated a key for the same algorithm first.
+    pub async fn update_signing_keys(
+        &self,
+        inserts: &[StoredKey],
+        state_changes: &[(String, String, Option<i64>)],
+        deletes: &[String],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        // Demote first so that the one-active-key index holds at every statement.
+        for (kid, state, retire_after) in state_changes
+            .iter()
+            .filter(|(_, state, _)| state != "active")
+        {
+            sqlx::query("UPDATE signing_keys SET state = $1, retire_after = $2, updated_at = $3 WHERE kid = $4")
+                .bind(state)
+                .bind(*retire_after)
+                .bind(now)
+                .bind(kid)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        for (kid, state, retire_after) in state_changes
+            .iter()
+            .filter(|(_, state, _)| state == "active")
+        {
+            sqlx::query("UPDATE signing_keys SET state = $1, retire_after = $2, updated_at = $3 WHERE kid = $4")
+                .bind(state)
+                .bind(*retire_after)
+                .bind(now)
+                .bind(kid)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        for key in inserts {
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, alg, state, private_key, created_at, retire_after, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&key.kid)
+            .bind(&key.alg)
+            .bind(&key.state)
+            .bind(&key.private_key)
+            .bind(key.created_at)
+            .bind(key.retire_after)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        for kid in deletes {
+            sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
+                .bind(kid)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    // ----- pending authorization requests -----
+
+    pub async fn insert_pending(&self, row: &PendingRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO pending_authorizations (id, request, browser_hash, csrf_token, citizen_id, amr, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&row.id)
+        .bind(&row.request)
+        .bind(&row.browser_hash)
+        .bind(&row.csrf_token)
+        .bind(row.citizen_id.clone())
+        .bind(row.amr.clone())
+        .bind(row.created_at)
+        .bind(row.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn find_pending(&self, id: &str, now: i64) -> Result<Option<PendingRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, request, browser_hash, csrf_token, citizen_id, amr, created_at, expires_at \
+             FROM pending_authorizations WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Records the citizen and factors so far (between the password and a second factor).
+    pub async fn update_pending_progress(
+        &self,
+        id: &str,
+        citizen_id: Uuid,
+        amr: &[String],
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE pending_authorizations SET citizen_id = $1, amr = $2 WHERE id = $3")
+            .bind(citizen_id.to_string())
+            .bind(to_json(&amr))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a pending request; true only for the one caller that deleted it (single use).
+    pub async fn delete_pending(&self, id: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM pending_authorizations WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    // ----- SSO sessions -----
+
+    pub async fn insert_session(
+        &self,
+        id_hash: &str,
+        session: &SsoSession,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sso_sessions (id_hash, sid, citizen_id, auth_time, amr, aal, created_at, last_seen_at, absolute_expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id_hash)
+        .bind(&session.sid)
+        .bind(session.citizen_id.to_string())
+        .bind(session.auth_time)
+        .bind(to_json(&session.amr))
+        .bind(session.aal.as_str())
+        .bind(now)
+        .bind(session.last_seen_at)
+        .bind(session.absolute_expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn find_session(&self, id_hash: &str) -> Result<Option<SsoSession>, StoreError> {
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT sid, citizen_id, auth_time, amr, aal, last_seen_at, absolute_expires_at, ended_at \
+             FROM sso_sessions WHERE id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(SsoSession::try_from).transpose()
+    }
+
+    pub async fn find_session_by_sid(&self, sid: &str) -> Result<Option<SsoSession>, StoreError> {
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT sid, citizen_id, auth_time, amr, aal, last_seen_at, absolute_expires_at, ended_at \
+             FROM sso_sessions WHERE sid = $1",
+        )
+        .bind(sid)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(SsoSession::try_from).transpose()
+    }
+
+    /// Marks activity (extends the idle lifetime) and records factors added by a step-up.
+    pub async fn update_session(
+        &self,
+        sid: &str,
+        amr: &[String],
+        aal: AssuranceLevel,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sso_sessions SET last_seen_at = $1, amr = $2, aal = $3 WHERE sid = $4 AND ended_at IS NULL")
+            .bind(now)
+            .bind(to_json(&amr))
+            .bind(aal.as_str())
+            .bind(sid)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn update_session_seen(&self, sid: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sso_sessions SET last_seen_at = $1 WHERE sid = $2 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(sid)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn update_session_ended(&self, sid: &str, now: i64) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE sso_sessions SET ended_at = $1 WHERE sid = $2 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(sid)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    // ----- authorization codes -----
+
+    pub async fn insert_code(&self, code: &NewCode<'_>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, citizen_id, sid, scopes, nonce, \
+             code_challenge, auth_time, acr, amr, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(code.code_hash)
+        .bind(code.client_id)
+        .bind(code.redirect_uri)
+        .bind(code.citizen_id.to_string())
+        .bind(code.sid)
+        .bind(to_json(&code.scopes))
+        .bind(code.nonce)
+        .bind(code.code_challenge)
+        .bind(code.auth_time)
+        .bind(code.acr)
+        .bind(to_json(&code.amr))
+        .bind(code.created_at)
+        .bind(code.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn find_code(&self, code_hash: &str) -> Result<Option<CodeRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT client_id, redirect_uri, citizen_id, sid, scopes, nonce, code_challenge, auth_time, acr, amr, \
+             expires_at, redeemed_at, access_jti FROM authorization_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Marks a code redeemed and records the access token issued from it, only if no one
+    /// redeemed it before (compare-and-set: two nodes cannot both redeem one code).
+    pub async fn update_code_redeemed(
+        &self,
+        code_hash: &str,
+        access_jti: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE authorization_codes SET redeemed_at = $1, access_jti = $2 WHERE code_hash = $3 AND redeemed_at IS NULL",
+        )
+        .bind(now)
+        .bind(access_jti)
+        .bind(code_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    // ----- revoked tokens and used assertions -----
+
+    pub async fn insert_revoked_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+            .bind(jti)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT jti FROM revoked_tokens WHERE jti = $1")
+                .bind(jti)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.is_some())
+    }
+
+    /// Records an assertion id; false if it was used before (RFC 7523 3, item 7).
+    pub async fn insert_used_assertion(
+        &self,
+        client_jti: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO used_assertions (client_jti, expires_at) VALUES ($1, $2) ON CONFLICT (client_jti) DO NOTHING",
+        )
+        .bind(client_jti)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Deletes rows that can no longer matter. Each table has an index on its expiry.
+    pub async fn delete_expired(&self, now: i64) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        for sql in [
+            "DELETE FROM pending_authorizations WHERE expires_at <= $1",
+            "DELETE FROM authorization_codes WHERE expires_at <= $1 - 3600",
+            "DELETE FROM used_assertions WHERE expires_at <= $1",
+            "DELETE FROM revoked_tokens WHERE expires_at <= $1",
+        ] {
+            deleted += sqlx::query(sql)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(deleted)
+    }
+}
