@@ -175,3 +175,298 @@ pub async fn run_segl(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> CliOu
 
 /// A valid CPR number for tests: 7 July 1961, serial 4285 (passes modulus 11).
 pub const CPR: &str = "070761-4285";
+
+/// A registered test client and its credentials.
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    pub id: String,
+    /// Empty for clients without a secret.
+    pub secret: String,
+    pub redirect_uri: String,
+}
+
+/// A PKCE pair (RFC 7636): the verifier the client keeps and the S256 challenge it sends.
+#[derive(Debug, Clone)]
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+impl Pkce {
+    pub fn new() -> Pkce {
+        use base64::Engine;
+        let verifier = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
+        Pkce {
+            verifier,
+            challenge,
+        }
+    }
+}
+
+/// An authorization request the test sent, with what it must remember.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The first response of /authorize.
+    pub status: u16,
+    pub location: Option<String>,
+    pub pkce: Pkce,
+    pub state: String,
+    pub nonce: String,
+}
+
+pub const LOW: &str = "https://data.gov.dk/concept/core/nsis/loa/Low";
+pub const SUBSTANTIAL: &str = "https://data.gov.dk/concept/core/nsis/loa/Substantial";
+
+impl TestApp {
+    /// Registers an active citizen with a password (and a TOTP authenticator if asked) through
+    /// the registry.
+    pub async fn add_citizen(
+        &self,
+        cpr: &str,
+        user_id: &str,
+        password: &str,
+        with_totp: bool,
+    ) -> citizen_registry::Citizen {
+        use citizen_registry::{NationalId, NewCitizen, PersonName, UserId};
+        let registry = &self.services.registry;
+        let citizen = registry
+            .add_citizen(
+                NewCitizen {
+                    cpr: NationalId::parse(cpr).expect("valid CPR"),
+                    user_id: UserId::parse(user_id).expect("valid user id"),
+                    given_name: PersonName::parse("Anna", "given name").expect("name"),
+                    family_name: PersonName::parse("Jensen", "family name").expect("name"),
+                    email: Some(citizen_registry::Email::parse("anna@example.dk").expect("email")),
+                },
+                Some(secrecy::SecretString::from(password.to_owned())),
+                "test",
+            )
+            .await
+            .expect("citizen added");
+        if with_totp {
+            registry
+                .enroll_totp(&citizen, "test")
+                .await
+                .expect("totp enrolled");
+        }
+        registry
+            .find_citizen_by_id(citizen.id)
+            .await
+            .expect("citizen")
+    }
+
+    /// Registers a client through the same validation as `segl client add`.
+    pub async fn add_client(
+        &self,
+        registration: oidc_provider::client::ClientRegistration,
+    ) -> TestClient {
+        let redirect_uri = registration.redirect_uris[0].clone();
+        let given_secret = registration.secret.clone();
+        let (client, generated) = registration
+            .validate(&segl::clients::supported_scopes())
+            .expect("valid client registration");
+        let added = self
+            .services
+            .provider_store
+            .upsert_client(&client, "test", false, oidc_provider::provider::now())
+            .await
+            .expect("client stored");
+        assert!(added, "client id {} is new", client.id);
+        TestClient {
+            id: client.id,
+            secret: generated.or(given_secret).unwrap_or_default(),
+            redirect_uri,
+        }
+    }
+
+    /// A `client_secret_basic` client with profile and email scopes.
+    pub async fn add_basic_client(&self, id: &str, redirect_uri: &str) -> TestClient {
+        self.add_client(oidc_provider::client::ClientRegistration {
+            id: id.to_owned(),
+            name: format!("Client {id}"),
+            redirect_uris: vec![redirect_uri.to_owned()],
+            auth_method: "client_secret_basic".to_owned(),
+            scopes: vec!["profile".to_owned(), "email".to_owned()],
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Sends GET /authorize with the standard parameters (code, S256, fresh state and nonce)
+    /// plus `extra` (which may override any of them; a value of "" drops the parameter).
+    pub async fn authorize(&self, client: &TestClient, extra: &[(&str, &str)]) -> Started {
+        let pkce = Pkce::new();
+        let state = uuid::Uuid::new_v4().to_string();
+        let nonce = uuid::Uuid::new_v4().to_string();
+        let mut params: Vec<(String, String)> = vec![
+            ("response_type".into(), "code".into()),
+            ("client_id".into(), client.id.clone()),
+            ("redirect_uri".into(), client.redirect_uri.clone()),
+            ("scope".into(), "openid profile".into()),
+            ("state".into(), state.clone()),
+            ("nonce".into(), nonce.clone()),
+            ("code_challenge".into(), pkce.challenge.clone()),
+            ("code_challenge_method".into(), "S256".into()),
+        ];
+        for (name, value) in extra {
+            params.retain(|(existing, _)| existing != name);
+            if !value.is_empty() {
+                params.push(((*name).to_owned(), (*value).to_owned()));
+            }
+        }
+        let response = self
+            .client
+            .get(format!("{}/authorize", self.address))
+            .query(&params)
+            .send()
+            .await
+            .expect("authorize request");
+        Started {
+            status: response.status().as_u16(),
+            location: location(&response),
+            pkce,
+            state,
+            nonce,
+        }
+    }
+
+    /// Opens the login page at `login_path` and posts the password form. Returns the response.
+    pub async fn submit_password(
+        &self,
+        login_path: &str,
+        user_id: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let page = self.get_page(login_path).await;
+        let form = [
+            ("request", hidden_field(&page, "request")),
+            ("csrf", hidden_field(&page, "csrf")),
+            ("user_id", user_id.to_owned()),
+            ("password", password.to_owned()),
+        ];
+        self.client
+            .post(format!("{}/login", self.address))
+            .form(&form)
+            .send()
+            .await
+            .expect("login post")
+    }
+
+    /// Opens the one-time code page at `login_path` and posts `code`.
+    pub async fn submit_code(&self, login_path: &str, code: &str) -> reqwest::Response {
+        let page = self.get_page(login_path).await;
+        let form = [
+            ("request", hidden_field(&page, "request")),
+            ("csrf", hidden_field(&page, "csrf")),
+            ("code", code.to_owned()),
+        ];
+        self.client
+            .post(format!("{}/login/code", self.address))
+            .form(&form)
+            .send()
+            .await
+            .expect("code post")
+    }
+
+    pub async fn get_page(&self, path: &str) -> String {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.address)
+        };
+        let response = self.client.get(url).send().await.expect("page");
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.expect("page body")
+    }
+
+    /// Posts the token request for `code` with client_secret_basic.
+    pub async fn exchange_code(
+        &self,
+        client: &TestClient,
+        code: &str,
+        verifier: &str,
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}/token", self.address))
+            .basic_auth(&client.id, Some(&client.secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", client.redirect_uri.as_str()),
+                ("code_verifier", verifier),
+            ])
+            .send()
+            .await
+            .expect("token request")
+    }
+
+    /// The full password login for `client`: returns the code from the final redirect.
+    pub async fn login_for_code(
+        &self,
+        client: &TestClient,
+        user_id: &str,
+        password: &str,
+        extra: &[(&str, &str)],
+    ) -> (String, Started) {
+        let started = self.authorize(client, extra).await;
+        assert_eq!(started.status, 303, "authorize redirects to the login page");
+        let login = started.location.clone().expect("login location");
+        let response = self.submit_password(&login, user_id, password).await;
+        assert_eq!(response.status(), 303, "password accepted");
+        let back = location(&response).expect("redirect to client");
+        (
+            query_value(&back, "code").expect("code in redirect"),
+            started,
+        )
+    }
+}
+
+/// The Location header of a response.
+pub fn location(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// A query parameter of an absolute or relative URL.
+pub fn query_value(url: &str, name: &str) -> Option<String> {
+    let absolute = if url.starts_with('/') {
+        format!("http://x{url}")
+    } else {
+        url.to_owned()
+    };
+    url::Url::parse(&absolute)
+        .ok()?
+        .query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// The value of `<input type="hidden" name="NAME" value="...">` in a page.
+pub fn hidden_field(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no hidden field {name} in page"))
+        + marker.len();
+    let end = page[start..].find('"').expect("closing quote") + start;
+    page[start..end].to_owned()
+}
+
+/// Decodes a JWT's payload without verifying it (tests verify with the openidconnect crate).
+pub fn jwt_claims(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON payload")
+}

@@ -4,8 +4,11 @@
 mod helpers;
 
 mod audit;
+mod authorize_errors;
 mod citizens;
 mod database;
 mod import;
 mod lockout;
+mod oidc_flow;
+mod token_errors;
 mod totp;

@@ -198,7 +198,7 @@ impl ClientRegistration {
             (ClientAuthMethod::PrivateKeyJwt, None) => return Err(RegistrationError::MissingJwks),
             (_, Some(jwks)) => {
                 let keys = jwks.get("keys").and_then(|keys| keys.as_array());
-                if !keys.is_some_and(|keys| !keys.is_empty()) {
+                if keys.is_none_or(|keys| keys.is_empty()) {
                     return Err(RegistrationError::Jwks(
                         "it needs a non-empty \"keys\" array".into(),
                     ));

@@ -848,14 +848,13 @@ impl Provider {
         form: &[(String, String)],
         authorization: Option<&str>,
     ) -> Result<Client, TokenError> {
-        let credentials =
-            ClientCredentials::parse(authorization, form).map_err(|error| {
-                match error.error_code() {
-                    // RFC 6749 5.2: more than one authentication method is a malformed request.
-                    "invalid_request" => TokenError::InvalidRequest(error.to_string()),
-                    _ => TokenError::InvalidClient(error.to_string()),
-                }
-            })?;
+        let credentials = ClientCredentials::parse(authorization, form).map_err(|error| {
+            match error.error_code() {
+                // RFC 6749 5.2: more than one authentication method is a malformed request.
+                "invalid_request" => TokenError::InvalidRequest(error.to_string()),
+                _ => TokenError::InvalidClient(error.to_string()),
+            }
+        })?;
         let client = self.store.find_client(credentials.client_id()).await?;
         let at = now();
         let token_endpoint = self.settings.token_endpoint();
@@ -925,7 +924,7 @@ impl Provider {
             ));
         }
         let session = self.store.find_session_by_sid(&row.sid).await?;
-        if !session.is_some_and(|session| session.ended_at.is_none()) {
+        if session.is_none_or(|session| session.ended_at.is_some()) {
             return Err(TokenError::InvalidGrant(
                 "the login session has ended".into(),
             ));
@@ -1119,7 +1118,7 @@ impl Provider {
             return Err(UserinfoError::InvalidToken("the access token was revoked"));
         }
         let session = self.store.find_session_by_sid(sid).await?;
-        if !session.is_some_and(|session| session.ended_at.is_none()) {
+        if session.is_none_or(|session| session.ended_at.is_some()) {
             return Err(UserinfoError::InvalidToken("the login session has ended"));
         }
         let Some(client) = self.store.find_client(&claims.client_id).await? else {
