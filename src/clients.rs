@@ -31,6 +31,8 @@ struct ClientEntry {
     scopes: Vec<String>,
     id_token_alg: Option<String>,
     min_acr: Option<String>,
+    backchannel_logout_uri: Option<String>,
+    frontchannel_logout_uri: Option<String>,
 }
 
 /// The scopes a client may be registered for.
@@ -79,6 +81,8 @@ pub async fn load_file(services: &Services, path: &Path) -> anyhow::Result<usize
             scopes: entry.scopes,
             id_token_alg: entry.id_token_alg,
             min_acr: entry.min_acr,
+            backchannel_logout_uri: entry.backchannel_logout_uri,
+            frontchannel_logout_uri: entry.frontchannel_logout_uri,
         };
         let (client, generated) = registration
             .validate(&scopes)

@@ -169,6 +169,12 @@ enum ClientCommand {
         /// The lowest assurance level any of its requests gets: low, substantial or high.
         #[arg(long)]
         min_acr: Option<String>,
+        /// Where Segl posts a signed logout token when a session the client took part in ends.
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// Loaded in an iframe (with iss and sid) when a session the client took part in ends.
+        #[arg(long)]
+        frontchannel_logout_uri: Option<String>,
     },
     /// List registered clients.
     List,
@@ -415,6 +421,8 @@ async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<(
             scopes,
             id_token_alg,
             min_acr,
+            backchannel_logout_uri,
+            frontchannel_logout_uri,
         } => {
             if jwks_uri.is_some() {
                 bail!("--jwks-uri is not supported yet: download the client's JWK Set and give --jwks FILE");
@@ -436,6 +444,8 @@ async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<(
                 scopes,
                 id_token_alg,
                 min_acr,
+                backchannel_logout_uri,
+                frontchannel_logout_uri,
             };
             let (client, generated) = registration.validate(&segl::clients::supported_scopes())?;
             if !store

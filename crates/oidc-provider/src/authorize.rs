@@ -751,6 +751,8 @@ mod tests {
             scopes: vec!["profile".to_owned(), "email".to_owned()],
             id_token_alg: SigningAlg::ES256,
             min_acr: None,
+            backchannel_logout_uri: None,
+            frontchannel_logout_uri: None,
         }
     }
 

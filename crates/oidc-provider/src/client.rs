@@ -78,6 +78,10 @@ pub struct Client {
     pub id_token_alg: SigningAlg,
     /// The lowest assurance level any request of this client gets (`--min-acr`).
     pub min_acr: Option<citizen_registry::AssuranceLevel>,
+    /// Where a signed logout token is posted when a session it took part in ends.
+    pub backchannel_logout_uri: Option<String>,
+    /// Loaded in an iframe (with `iss` and `sid`) when a session it took part in ends.
+    pub frontchannel_logout_uri: Option<String>,
 }
 
 /// A client as an administrator describes it (`segl client add`, or the clients file).
@@ -94,6 +98,8 @@ pub struct ClientRegistration {
     pub scopes: Vec<String>,
     pub id_token_alg: Option<String>,
     pub min_acr: Option<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub frontchannel_logout_uri: Option<String>,
 }
 
 /// Why a registration was refused.
@@ -105,7 +111,7 @@ pub enum RegistrationError {
     Name,
     #[error("a client needs at least one redirect URI")]
     NoRedirectUri,
-    #[error("redirect URI '{0}' must be an absolute https URL without a fragment (http only on 127.0.0.1, [::1] or localhost)")]
+    #[error("URI '{0}' must be an absolute https URL without a fragment (http only on 127.0.0.1, [::1] or localhost)")]
     RedirectUri(String),
     #[error("unknown authentication method '{0}': use client_secret_basic, client_secret_post, private_key_jwt or none")]
     AuthMethod(String),
@@ -257,6 +263,8 @@ impl ClientRegistration {
             scopes,
             id_token_alg,
             min_acr,
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            frontchannel_logout_uri: self.frontchannel_logout_uri,
         };
         Ok((client, generated))
     }

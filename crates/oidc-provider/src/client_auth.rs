@@ -711,6 +711,8 @@ mod tests {
             scopes: vec![],
             id_token_alg: SigningAlg::ES256,
             min_acr: None,
+            backchannel_logout_uri: None,
+            frontchannel_logout_uri: None,
         }
     }
 
@@ -727,6 +729,8 @@ mod tests {
             scopes: vec![],
             id_token_alg: SigningAlg::ES256,
             min_acr: None,
+            backchannel_logout_uri: None,
+            frontchannel_logout_uri: None,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod path {
     pub const USERINFO: &str = "/userinfo";
     pub const JWKS: &str = "/jwks";
     pub const LOGIN: &str = "/login";
+    pub const END_SESSION: &str = "/logout";
     pub const DISCOVERY: &str = "/.well-known/openid-configuration";
     pub const AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
 }
@@ -59,6 +60,11 @@ pub fn document(issuer: &str) -> Value {
         "token_endpoint": endpoint(path::TOKEN),
         "userinfo_endpoint": endpoint(path::USERINFO),
         "jwks_uri": endpoint(path::JWKS),
+        "end_session_endpoint": endpoint(path::END_SESSION),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "client_credentials"],

@@ -11,6 +11,7 @@ pub mod http;
 pub mod keyring;
 pub mod keys;
 pub mod level;
+pub mod logout;
 pub mod pkce;
 pub mod provider;
 pub mod session;

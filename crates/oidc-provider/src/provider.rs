@@ -24,6 +24,23 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+/// NEMLOGIN.md section 2: `loa`, `ial` and `aal` as bare words beside the `acr` URI.
+fn level_claims(
+    citizen: &Citizen,
+    acr: Option<&str>,
+    amr: &[String],
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut claims = serde_json::Map::new();
+    if let Some(loa) = acr.and_then(level::parse_acr) {
+        claims.insert("loa".into(), loa.as_str().into());
+    }
+    claims.insert("ial".into(), citizen.ial.as_str().into());
+    if let Some(aal) = level::authenticator_level(amr) {
+        claims.insert("aal".into(), aal.as_str().into());
+    }
+    claims
+}
+
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -227,12 +244,14 @@ const MAX_CODE_FAILURES: u32 = 5;
 
 #[derive(Clone)]
 pub struct Provider {
-    store: Store,
-    registry: Registry,
-    settings: Arc<ProviderSettings>,
-    keys: Arc<KeyRing>,
+    pub(crate) store: Store,
+    pub(crate) registry: Registry,
+    pub(crate) settings: Arc<ProviderSettings>,
+    pub(crate) keys: Arc<KeyRing>,
     pairwise_key: Arc<hmac::Key>,
     discovery_json: Arc<str>,
+    /// For back-channel logout deliveries.
+    pub(crate) http: reqwest::Client,
 }
 
 impl Provider {
@@ -254,6 +273,11 @@ impl Provider {
             keys,
             pairwise_key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &pairwise)),
             discovery_json,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|error| InternalError::Signing(error.to_string()))?,
         })
     }
 
@@ -797,6 +821,9 @@ impl Provider {
                 expires_at: at + self.settings.code_lifetime_seconds,
             })
             .await?;
+        self.store
+            .insert_session_client(&session.sid, &client.id, session.absolute_expires_at)
+            .await?;
         Ok(request.success(&code, &self.settings.issuer))
     }
 
@@ -983,7 +1010,11 @@ impl Provider {
             azp: client.id.clone(),
             at_hash: tokens::at_hash(client.id_token_alg, &access_token),
             sid: row.sid.clone(),
-            claims: self.identity_claims(&citizen, &scopes),
+            claims: {
+                let mut claims = self.identity_claims(&citizen, &scopes);
+                claims.extend(level_claims(&citizen, Some(&row.acr), &amr));
+                claims
+            },
         };
         let id_token = self.sign(client.id_token_alg, Some("JWT"), &id_claims)?;
         Ok(TokenResponse {
@@ -1057,7 +1088,7 @@ impl Provider {
         })
     }
 
-    fn sign(
+    pub(crate) fn sign(
         &self,
         alg: SigningAlg,
         typ: Option<&str>,
@@ -1069,7 +1100,7 @@ impl Provider {
     }
 
     /// The client's sector: the host of its first redirect URI (OIDC Core 8.1).
-    fn subject(&self, client: &Client, citizen_id: Uuid) -> String {
+    pub(crate) fn subject(&self, client: &Client, citizen_id: Uuid) -> String {
         let sector = client
             .redirect_uris
             .first()
@@ -1118,19 +1149,11 @@ impl Provider {
             return Err(UserinfoError::InvalidToken("the access token was revoked"));
         }
         let session = self.store.find_session_by_sid(sid).await?;
-        if session.is_none_or(|session| session.ended_at.is_some()) {
+        let Some(session) = session.filter(|session| session.ended_at.is_none()) else {
             return Err(UserinfoError::InvalidToken("the login session has ended"));
-        }
+        };
         let Some(client) = self.store.find_client(&claims.client_id).await? else {
             return Err(UserinfoError::InvalidToken("the client no longer exists"));
-        };
-        let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
-        let mut body = serde_json::Map::new();
-        body.insert("sub".into(), claims.sub.clone().into());
-        // Find the citizen behind the pairwise subject through the session.
-        let session = self.store.find_session_by_sid(sid).await?;
-        let Some(session) = session else {
-            return Err(UserinfoError::InvalidToken("the login session has ended"));
         };
         let citizen =
             self.active_citizen(session.citizen_id)
@@ -1143,6 +1166,21 @@ impl Provider {
                 "the access token does not match its session",
             ));
         }
+        let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
+        let mut body = serde_json::Map::new();
+        body.insert("sub".into(), claims.sub.clone().into());
+        if let Some(acr) = &claims.acr {
+            body.insert("acr".into(), acr.clone().into());
+        }
+        if let Some(amr) = &claims.amr {
+            body.insert("amr".into(), amr.clone().into());
+            body.extend(level_claims(&citizen, claims.acr.as_deref(), amr));
+        }
+        // NEMLOGIN.md section 4: when the SSO session ends, if nothing else happens.
+        body.insert(
+            "session_expiry".into(),
+            session.expires_at(&self.settings.session).into(),
+        );
         body.extend(self.identity_claims(&citizen, &scopes));
         Ok(serde_json::Value::Object(body))
     }

@@ -46,6 +46,8 @@ struct ClientRow {
     scopes: String,
     id_token_alg: String,
     min_acr: Option<String>,
+    backchannel_logout_uri: Option<String>,
+    frontchannel_logout_uri: Option<String>,
     /// Only selected when listing.
     #[sqlx(default)]
     source: Option<String>,
@@ -83,6 +85,8 @@ impl TryFrom<ClientRow> for Client {
             name: row.name,
             secret_hash: row.secret_hash,
             jwks_uri: row.jwks_uri,
+            backchannel_logout_uri: row.backchannel_logout_uri,
+            frontchannel_logout_uri: row.frontchannel_logout_uri,
         })
     }
 }
@@ -186,7 +190,7 @@ impl Store {
     pub async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
         let row: Option<ClientRow> = sqlx::query_as(
             "SELECT id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, jwks, jwks_uri, \
-             scopes, id_token_alg, min_acr FROM clients WHERE id = $1",
+             scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri FROM clients WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -198,7 +202,7 @@ impl Store {
     pub async fn find_clients(&self) -> Result<Vec<(Client, String)>, StoreError> {
         let rows: Vec<ClientRow> = sqlx::query_as(
             "SELECT id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, jwks, jwks_uri, \
-             scopes, id_token_alg, min_acr, source FROM clients ORDER BY id",
+             scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri, source FROM clients ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -223,14 +227,17 @@ impl Store {
              post_logout_redirect_uris = excluded.post_logout_redirect_uris, auth_method = excluded.auth_method, \
              secret_hash = excluded.secret_hash, jwks = excluded.jwks, jwks_uri = excluded.jwks_uri, \
              scopes = excluded.scopes, id_token_alg = excluded.id_token_alg, min_acr = excluded.min_acr, \
+             backchannel_logout_uri = excluded.backchannel_logout_uri, \
+             frontchannel_logout_uri = excluded.frontchannel_logout_uri, \
              source = excluded.source, updated_at = excluded.updated_at"
         } else {
             "ON CONFLICT (id) DO NOTHING"
         };
         let sql = format!(
             "INSERT INTO clients (id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, jwks, \
-             jwks_uri, scopes, id_token_alg, min_acr, source, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) {conflict}"
+             jwks_uri, scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri, source, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) {conflict}"
         );
         let result = sqlx::query(&sql)
             .bind(&client.id)
@@ -244,6 +251,8 @@ impl Store {
             .bind(to_json(&client.scopes))
             .bind(client.id_token_alg.as_str())
             .bind(client.min_acr.map(|level| level.as_str().to_owned()))
+            .bind(client.backchannel_logout_uri.clone())
+            .bind(client.frontchannel_logout_uri.clone())
             .bind(source)
             .bind(now)
             .execute(&self.pool)
@@ -537,6 +546,35 @@ impl Store {
         Ok(result.rows_affected() > 0)
     }
 
+    /// Records that a client took part in a session (kept until the session's absolute end).
+    pub async fn insert_session_client(
+        &self,
+        sid: &str,
+        client_id: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO session_clients (sid, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (sid, client_id) DO NOTHING",
+        )
+        .bind(sid)
+        .bind(client_id)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The clients that took part in a session, for logout.
+    pub async fn find_session_clients(&self, sid: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT client_id FROM session_clients WHERE sid = $1 ORDER BY client_id",
+        )
+        .bind(sid)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
     // ----- revoked tokens and used assertions -----
 
     pub async fn insert_revoked_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
@@ -581,6 +619,7 @@ impl Store {
             "DELETE FROM authorization_codes WHERE expires_at <= $1 - 3600",
             "DELETE FROM used_assertions WHERE expires_at <= $1",
             "DELETE FROM revoked_tokens WHERE expires_at <= $1",
+            "DELETE FROM session_clients WHERE expires_at <= $1",
         ] {
             deleted += sqlx::query(sql)
                 .bind(now)

@@ -50,6 +50,21 @@ pub struct AccessTokenClaims {
     pub sid: Option<String>,
 }
 
+/// OIDC Back-Channel Logout 1.0 2.4: the logout token (`typ: logout+jwt`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogoutTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub sid: String,
+    pub events: serde_json::Value,
+}
+
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
 /// OIDC Core 3.1.3.6: the left half of the hash of the access token, with the hash of the ID
 /// token's JWS algorithm (SHA-256 for ES256/RS256/PS256; SHA-512 for EdDSA with Ed25519).
 pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {

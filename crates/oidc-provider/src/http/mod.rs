@@ -5,6 +5,7 @@ mod authorize;
 mod error;
 mod form;
 mod login;
+mod logout;
 pub mod pages;
 mod token;
 mod userinfo;
@@ -52,6 +53,7 @@ pub fn router(provider: Provider) -> Result<Router, minijinja::Error> {
         .route("/login/cancel", post(login::cancel))
         .route(path::TOKEN, post(token::token))
         .route(path::USERINFO, get(userinfo::get).post(userinfo::post))
+        .route(path::END_SESSION, get(logout::get).post(logout::post))
         .route("/assets/segl.css", get(wellknown::stylesheet))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(error::not_found)

@@ -99,6 +99,11 @@ struct Texts {
     low: &'static str,
     substantial: &'static str,
     high: &'static str,
+    logout_title: &'static str,
+    logout_question: &'static str,
+    log_out: &'static str,
+    logged_out: &'static str,
+    logging_out_of: &'static str,
 }
 
 const DANISH: Texts = Texts {
@@ -131,6 +136,11 @@ const DANISH: Texts = Texts {
     low: "Lav",
     substantial: "Betydelig",
     high: "Høj",
+    logout_title: "Log af",
+    logout_question: "Vil du logge af Segl og alle tjenester, du er logget på med Segl?",
+    log_out: "Log af",
+    logged_out: "Du er logget af.",
+    logging_out_of: "Logger af tjeneste",
 };
 
 const ENGLISH: Texts = Texts {
@@ -163,6 +173,11 @@ const ENGLISH: Texts = Texts {
     low: "Low",
     substantial: "Substantial",
     high: "High",
+    logout_title: "Log out",
+    logout_question: "Do you want to log out of Segl and every service you logged in to with Segl?",
+    log_out: "Log out",
+    logged_out: "You are logged out.",
+    logging_out_of: "Logging out of a service",
 };
 
 fn texts(language: Language) -> &'static Texts {
@@ -378,6 +393,75 @@ impl Pages {
             None,
             None,
         )
+    }
+
+    /// RP-Initiated Logout 1.0 2: ask the citizen before ending a session the request cannot
+    /// be tied to.
+    pub fn logout_confirm(
+        &self,
+        csrf: &str,
+        fields: &[(String, String)],
+        headers: &HeaderMap,
+    ) -> Response {
+        let language = Language::choose(&[], headers);
+        let t = texts(language);
+        let fields: Vec<&(String, String)> = fields
+            .iter()
+            .filter(|(name, _)| name != "confirm")
+            .collect();
+        let body = self.render(
+            "logout.html",
+            context! { lang => language.code(), t, title => t.logout_title, confirm => true, csrf, fields },
+        );
+        html(StatusCode::OK, body)
+    }
+
+    /// The logged-out page: front-channel iframes (Front-Channel Logout 1.0 3), then on to the
+    /// client's post-logout URI. The CSP lets exactly those frames load.
+    pub fn logged_out(
+        &self,
+        frontchannel: &[String],
+        redirect: Option<&str>,
+        headers: &HeaderMap,
+    ) -> Response {
+        let language = Language::choose(&[], headers);
+        let t = texts(language);
+        let body = self.render(
+            "logout.html",
+            context! { lang => language.code(), t, title => t.logout_title, confirm => false, frontchannel, redirect },
+        );
+        let mut page = html(StatusCode::OK, body);
+        let origins: Vec<String> = frontchannel
+            .iter()
+            .filter_map(|url| url::Url::parse(url).ok())
+            .map(|url| url.origin().ascii_serialization())
+            .collect();
+        let frames = if origins.is_empty() {
+            "'none'".to_owned()
+        } else {
+            origins.join(" ")
+        };
+        let policy = format!(
+            "default-src 'none'; style-src 'self'; frame-src {frames}; frame-ancestors 'none'; base-uri 'none'"
+        );
+        if let Ok(value) = HeaderValue::from_str(&policy) {
+            page.headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, value);
+        }
+        // With no front-channel clients to wait for, go straight back to the client.
+        if let (Some(redirect), true) = (redirect, frontchannel.is_empty()) {
+            let mut response = Redirect::to(redirect).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            return response;
+        }
+        if let Some(redirect) = redirect {
+            if let Ok(value) = HeaderValue::from_str(&format!("3; url={redirect}")) {
+                page.headers_mut().insert(header::REFRESH, value);
+            }
+        }
+        page
     }
 
     /// Sends the authorization response: a 303 redirect, or an auto-posting form (OAuth 2.0

@@ -1,0 +1,260 @@
+//! Logout (OIDC RP-Initiated, Back-Channel and Front-Channel Logout 1.0): ending the SSO session
+//! and reaching every client that took part in it.
+
+use crate::provider::{now, InternalError, Provider};
+use crate::tokens::{self, LogoutTokenClaims, BACKCHANNEL_LOGOUT_EVENT};
+use citizen_registry::audit::AuditEvent;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+/// What the browser sees after a logout request.
+#[derive(Debug)]
+pub enum LogoutStep {
+    /// The request is wrong in a way that must not redirect (RP-Initiated Logout 1.0 3).
+    ErrorPage(&'static str),
+    /// The request cannot be tied to the browser's session: ask the citizen to confirm.
+    Confirm {
+        csrf_token: String,
+        params: Vec<(String, String)>,
+    },
+    /// Logged out (or there was nothing to end): load these front-channel URLs in iframes,
+    /// then go to `redirect` (the registered post-logout URI with `state`), if any.
+    Done {
+        frontchannel: Vec<String>,
+        redirect: Option<String>,
+        ended: bool,
+    },
+}
+
+/// The hint's claims that matter here; `exp` is not checked (a hint may be expired).
+#[derive(Deserialize)]
+struct Hint {
+    aud: String,
+    sid: Option<String>,
+}
+
+fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, &'static str> {
+    let mut values = params
+        .iter()
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str());
+    let first = values.next();
+    if values.next().is_some() {
+        return Err("A logout parameter is repeated.");
+    }
+    Ok(first.filter(|value| !value.is_empty()))
+}
+
+/// The confirmation form's CSRF token: derived from the secret session cookie, so only the
+/// browser holding it can produce it.
+fn confirm_token(session_cookie: &str) -> String {
+    tokens::sha256_hex(&format!("logout-confirmation:{session_cookie}"))
+}
+
+impl Provider {
+    /// `end_session_endpoint`: validates the request, then logs out or asks to confirm.
+    pub async fn end_session(
+        &self,
+        params: &[(String, String)],
+        session_cookie: Option<&str>,
+        confirmed_with: Option<&str>,
+    ) -> Result<LogoutStep, InternalError> {
+        let read = |name| single(params, name);
+        let (hint, client_id, post_logout, state) = match (
+            read("id_token_hint"),
+            read("client_id"),
+            read("post_logout_redirect_uri"),
+            read("state"),
+        ) {
+            (Ok(hint), Ok(client_id), Ok(post_logout), Ok(state)) => {
+                (hint, client_id, post_logout, state)
+            }
+            _ => return Ok(LogoutStep::ErrorPage("A logout parameter is repeated.")),
+        };
+        let hint: Option<Hint> = match hint {
+            Some(token) => {
+                match self
+                    .keys
+                    .verify::<Hint>(token, "JWT", &self.settings.issuer, None, false)
+                {
+                    Ok(hint) => Some(hint),
+                    Err(_) => {
+                        return Ok(LogoutStep::ErrorPage(
+                            "The id_token_hint is not an ID token issued by Segl.",
+                        ))
+                    }
+                }
+            }
+            None => None,
+        };
+        // RP-Initiated Logout 1.0 2: client_id, if given with a hint, must be the hint's audience.
+        let client_id = match (&hint, client_id) {
+            (Some(hint), Some(client_id)) if hint.aud != client_id => {
+                return Ok(LogoutStep::ErrorPage(
+                    "client_id does not match the id_token_hint.",
+                ))
+            }
+            (Some(hint), _) => Some(hint.aud.clone()),
+            (None, client_id) => client_id.map(str::to_owned),
+        };
+        let redirect = match post_logout {
+            None => None,
+            Some(uri) => {
+                // RP-Initiated Logout 1.0 3: the URI must be registered exactly for the client
+                // identified by the hint or client_id; never redirect otherwise.
+                let Some(client_id) = &client_id else {
+                    return Ok(LogoutStep::ErrorPage(
+                        "post_logout_redirect_uri needs id_token_hint or client_id.",
+                    ));
+                };
+                let client = self.store.find_client(client_id).await?;
+                if !client.is_some_and(|client| {
+                    client
+                        .post_logout_redirect_uris
+                        .iter()
+                        .any(|registered| registered == uri)
+                }) {
+                    return Ok(LogoutStep::ErrorPage(
+                        "The post_logout_redirect_uri is not registered for this client.",
+                    ));
+                }
+                let mut url = url::Url::parse(uri)
+                    .map_err(|error| InternalError::Signing(error.to_string()))?;
+                if let Some(state) = state {
+                    url.query_pairs_mut().append_pair("state", state);
+                }
+                Some(url.to_string())
+            }
+        };
+        let session = match session_cookie {
+            Some(cookie) => self.store.find_session(&tokens::sha256_hex(cookie)).await?,
+            None => None,
+        };
+        let Some(session) = session.filter(|session| session.ended_at.is_none()) else {
+            return Ok(LogoutStep::Done {
+                frontchannel: Vec::new(),
+                redirect,
+                ended: false,
+            });
+        };
+        let tied = hint.as_ref().and_then(|hint| hint.sid.as_deref()) == Some(session.sid.as_str());
+        let confirmed = match (confirmed_with, session_cookie) {
+            (Some(presented), Some(cookie)) => {
+                bool::from(presented.as_bytes().ct_eq(confirm_token(cookie).as_bytes()))
+            }
+            _ => false,
+        };
+        if !tied && !confirmed {
+            let csrf_token = session_cookie.map(confirm_token).unwrap_or_default();
+            return Ok(LogoutStep::Confirm {
+                csrf_token,
+                params: params.to_vec(),
+            });
+        }
+        let frontchannel = self
+            .end_everywhere(&session.sid, session.citizen_id)
+            .await?;
+        Ok(LogoutStep::Done {
+            frontchannel,
+            redirect,
+            ended: true,
+        })
+    }
+
+    /// Ends a session and reaches its clients: back-channel tokens are posted in the
+    /// background (with retries), front-channel URLs are returned for iframes.
+    pub async fn end_everywhere(
+        &self,
+        sid: &str,
+        citizen_id: uuid::Uuid,
+    ) -> Result<Vec<String>, InternalError> {
+        let at = now();
+        if !self.store.update_session_ended(sid, at).await? {
+            return Ok(Vec::new());
+        }
+        let mut frontchannel = Vec::new();
+        let mut events = vec![AuditEvent::new("logout", Some(citizen_id), "citizen", at)];
+        for client_id in self.store.find_session_clients(sid).await? {
+            let Some(client) = self.store.find_client(&client_id).await? else {
+                continue;
+            };
+            if let Some(uri) = &client.frontchannel_logout_uri {
+                // Front-Channel Logout 1.0 2: iss and sid as query parameters.
+                if let Ok(mut url) = url::Url::parse(uri) {
+                    url.query_pairs_mut()
+                        .append_pair("iss", &self.settings.issuer)
+                        .append_pair("sid", sid);
+                    frontchannel.push(url.to_string());
+                }
+            }
+            if let Some(uri) = client.backchannel_logout_uri.clone() {
+                let claims = LogoutTokenClaims {
+                    iss: self.settings.issuer.clone(),
+                    sub: self.subject(&client, citizen_id),
+                    aud: client.id.clone(),
+                    iat: at,
+                    exp: at + 120,
+                    jti: tokens::random_token()?,
+                    sid: sid.to_owned(),
+                    events: serde_json::json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
+                };
+                let token = self.sign(client.id_token_alg, Some("logout+jwt"), &claims)?;
+                let provider = self.clone();
+                tokio::spawn(async move {
+                    provider
+                        .deliver_backchannel(client.id, uri, token, citizen_id)
+                        .await
+                });
+            }
+            events.push(
+                AuditEvent::new("logout.client", Some(citizen_id), "system", at)
+                    .with_client(&client_id),
+            );
+        }
+        self.registry
+            .store()
+            .insert_audit_events(events)
+            .await
+            .map_err(|error| InternalError::Registry(error.into()))?;
+        Ok(frontchannel)
+    }
+
+    /// Back-Channel Logout 1.0 2.5: POST `logout_token`; 200 or 204 is success. Three tries
+    /// with backoff, 5 s timeout each; the outcome is audited.
+    async fn deliver_backchannel(
+        &self,
+        client_id: String,
+        uri: String,
+        token: String,
+        citizen_id: uuid::Uuid,
+    ) {
+        let mut outcome = "failed".to_owned();
+        let mut attempts = 0;
+        for attempt in 0..3u32 {
+            attempts = attempt + 1;
+            match self
+                .http
+                .post(&uri)
+                .form(&[("logout_token", token.as_str())])
+                .send()
+                .await
+            {
+                Ok(response) if response.status().is_success() => {
+                    outcome = format!("delivered ({})", response.status().as_u16());
+                    break;
+                }
+                Ok(response) => outcome = format!("refused ({})", response.status().as_u16()),
+                Err(error) if error.is_timeout() => outcome = "timed out".to_owned(),
+                Err(_) => outcome = "unreachable".to_owned(),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
+        }
+        tracing::info!(client_id = %client_id, outcome = %outcome, attempts, "back-channel logout");
+        let event = AuditEvent::new("logout.backchannel", Some(citizen_id), "system", now())
+            .with_client(&client_id)
+            .with_detail(serde_json::json!({ "outcome": outcome, "attempts": attempts }));
+        if let Err(error) = self.registry.store().insert_audit_events(vec![event]).await {
+            tracing::warn!(%error, "auditing a back-channel logout failed");
+        }
+    }
+}
