@@ -997,6 +997,8 @@ impl Provider {
             sid: Some(row.sid.clone()),
         };
         let access_token = self.sign(SigningAlg::ES256, Some("at+jwt"), &access_claims)?;
+        let mut released = self.identity_claims(&citizen, &scopes);
+        released.extend(level_claims(&citizen, Some(&row.acr), &amr));
         let id_claims = IdTokenClaims {
             iss: self.settings.issuer.clone(),
             sub,
@@ -1010,11 +1012,7 @@ impl Provider {
             azp: client.id.clone(),
             at_hash: tokens::at_hash(client.id_token_alg, &access_token),
             sid: row.sid.clone(),
-            claims: {
-                let mut claims = self.identity_claims(&citizen, &scopes);
-                claims.extend(level_claims(&citizen, Some(&row.acr), &amr));
-                claims
-            },
+            claims: released,
         };
         let id_token = self.sign(client.id_token_alg, Some("JWT"), &id_claims)?;
         Ok(TokenResponse {
