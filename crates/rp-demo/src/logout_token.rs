@@ -91,7 +91,7 @@ fn key_fits(key: &Jwk, algorithm: Algorithm, kid: Option<&str>) -> bool {
         return false;
     }
     if let Some(key_algorithm) = key.common.key_algorithm {
-        if KeyAlgorithm::from_str_opt(algorithm) != Some(key_algorithm) {
+        if !same_algorithm(key_algorithm, algorithm) {
             return false;
         }
     }
@@ -119,15 +119,9 @@ fn key_fits(key: &Jwk, algorithm: Algorithm, kid: Option<&str>) -> bool {
     }
 }
 
-/// Small extension so the key's declared `alg` can be compared with the header's.
-trait KeyAlgorithmFromAlgorithm {
-    fn from_str_opt(algorithm: Algorithm) -> Option<KeyAlgorithm>;
-}
-
-impl KeyAlgorithmFromAlgorithm for KeyAlgorithm {
-    fn from_str_opt(algorithm: Algorithm) -> Option<KeyAlgorithm> {
-        format!("{algorithm:?}").parse().ok()
-    }
+/// Whether a key's declared `alg` is the header's: both enums use the JWA names.
+fn same_algorithm(key_algorithm: KeyAlgorithm, algorithm: Algorithm) -> bool {
+    format!("{key_algorithm:?}") == format!("{algorithm:?}")
 }
 
 /// Reads the keys of a JWK Set, skipping any this library cannot use (unknown `kty`, ...).
