@@ -329,12 +329,29 @@ async fn run(url: &str, csv_path: &Path, arguments: &Arguments) -> anyhow::Resul
     };
     println!("\n== {backend}: {}", settings.database.redacted_url());
 
+    // The rate of each tenth of the import shows whether it slows as the indexes grow.
+    let tenth = (arguments.rows / 10).max(1);
+    let mut segments: Vec<(u64, Duration)> = Vec::new();
     let started = Instant::now();
     let report = services
         .registry
-        .import_csv(csv_path, arguments.batch_size, "import", |_| {})
+        .import_csv(csv_path, arguments.batch_size, "import", |progress| {
+            let done = segments.last().map_or(0, |(rows, _)| *rows);
+            if progress.imported >= done + tenth {
+                segments.push((progress.imported, started.elapsed()));
+            }
+        })
         .await?;
     let import = started.elapsed();
+    let rates: Vec<String> = segments
+        .iter()
+        .scan((0u64, Duration::ZERO), |previous, &(rows, at)| {
+            let rate = (rows - previous.0) as f64 / (at - previous.1).as_secs_f64().max(1e-9);
+            *previous = (rows, at);
+            Some(format!("{rate:.0}"))
+        })
+        .collect();
+    println!("import rows/s by tenth: {}", rates.join(" "));
     if let Some(first) = report.rejected.first() {
         bail!(
             "{} rows rejected, the first at line {}: {}",

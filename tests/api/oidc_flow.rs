@@ -3,8 +3,8 @@
 //! what the login page and every response look like to a browser.
 
 use crate::helpers::{
-    hidden_field, jwt_claims, location, query_value, spawn_app, Started, TestApp, TestClient,
-    TestDb, CPR, LOW, SUBSTANTIAL,
+    hidden_field, jwt_claims, location, spawn_app, Pkce, Started, TestApp, TestClient, TestDb, CPR,
+    LOW, SUBSTANTIAL,
 };
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
@@ -174,7 +174,17 @@ fn alert_text(page: &str) -> String {
         .unwrap_or_else(|| panic!("no role=\"alert\" in page:\n{page}"));
     let content = &page[at + page[at..].find('>').expect("tag ends") + 1..];
     let content = &content[..content.find("</div>").expect("element ends")];
-    decode_html(content.trim())
+    let mut text = String::new();
+    let mut in_tag = false;
+    for character in content.chars() {
+        match character {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => text.push(character),
+            _ => {}
+        }
+    }
+    decode_html(text.trim())
 }
 
 fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
@@ -184,6 +194,15 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} header"))
         .to_str()
         .expect("ASCII header")
+}
+
+fn header_values(response: &reqwest::Response, name: &str) -> Vec<String> {
+    response
+        .headers()
+        .get_all(name)
+        .iter()
+        .map(|value| value.to_str().expect("ASCII header").to_owned())
+        .collect()
 }
 
 /// Redeems `code` and returns the (unverified) ID token claims; the signature is verified by
@@ -214,6 +233,44 @@ fn sorted_amr(claims: &serde_json::Value) -> Vec<String> {
         .collect();
     amr.sort_unstable();
     amr
+}
+
+/// Like `TestApp::authorize` (here `extra` is appended, not merged), but returns the response
+/// itself, for requests answered with a page rather than a redirect.
+async fn authorize_response(
+    app: &TestApp,
+    client: &TestClient,
+    extra: &[(&str, &str)],
+) -> (Started, reqwest::Response) {
+    let pkce = Pkce::new();
+    let state = uuid::Uuid::new_v4().to_string();
+    let nonce = uuid::Uuid::new_v4().to_string();
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", client.id.as_str()),
+        ("redirect_uri", client.redirect_uri.as_str()),
+        ("scope", "openid profile"),
+        ("state", state.as_str()),
+        ("nonce", nonce.as_str()),
+        ("code_challenge", pkce.challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    params.extend_from_slice(extra);
+    let response = app
+        .client
+        .get(format!("{}/authorize", app.address))
+        .query(&params)
+        .send()
+        .await
+        .expect("authorize request");
+    let started = Started {
+        status: response.status().as_u16(),
+        location: location(&response),
+        pkce,
+        state,
+        nonce,
+    };
+    (started, response)
 }
 
 /// Starts an authorization request and returns it with the login page's path.
@@ -458,15 +515,6 @@ async fn substantial_needs_the_totp_code() {
     assert_eq!(sorted_amr(&claims), ["mfa", "otp", "pwd"]);
 }
 
-fn header_values(response: &reqwest::Response, name: &str) -> Vec<String> {
-    response
-        .headers()
-        .get_all(name)
-        .iter()
-        .map(|value| value.to_str().expect("ASCII header").to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_low_session_steps_up_with_only_the_code() {
     let app = spawn_app().await;
@@ -509,22 +557,20 @@ async fn a_low_session_steps_up_with_only_the_code() {
     assert_eq!(substantial["sub"], low["sub"]);
 }
 
-#[tokio::test]
-async fn a_citizen_without_a_second_factor_gets_access_denied() {
-    let app = spawn_app().await;
-    app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
-    let client = app.add_basic_client("portal", REDIRECT_A).await;
-    let (started, login) = start_login(&app, &client, &[("ui_locales", "en")]).await;
-
-    let response = app.submit_password(&login, USER_ID, PASSWORD).await;
-    assert_eq!(response.status(), 403);
-    let page = response.text().await.expect("page");
-    assert!(
-        page.contains("The service requires an extra factor that you have not enrolled.")
-            || page.contains("Tjenesten kræver en ekstra faktor, som du ikke har tilknyttet."),
-        "the page explains:\n{page}"
+/// Asserts the 403 page that ends a login the citizen cannot complete: a "back to the service"
+/// form that carries `access_denied` to the client. Returns the page.
+async fn assert_denied_page(
+    app: &TestApp,
+    response: reqwest::Response,
+    started: &Started,
+) -> String {
+    assert_eq!(
+        response.status(),
+        403,
+        "the access-denied page, not a redirect to {:?}",
+        location(&response)
     );
-    // "Back to the service": a GET form to the redirect URI carrying the error response.
+    let page = response.text().await.expect("page");
     assert_eq!(attribute(&page, "<form ", "method"), "get");
     assert_eq!(attribute(&page, "<form ", "action"), REDIRECT_A);
     let fields = hidden_fields(&page);
@@ -534,7 +580,62 @@ async fn a_citizen_without_a_second_factor_gets_access_denied() {
     );
     assert_eq!(single(&fields, "error"), "access_denied");
     assert_eq!(single(&fields, "state"), started.state);
-    assert_eq!(single(&fields, "iss"), issuer(&app));
+    assert_eq!(single(&fields, "iss"), issuer(app));
+    page
+}
+
+#[tokio::test]
+async fn a_citizen_without_a_second_factor_gets_access_denied() {
+    let app = spawn_app().await;
+    app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
+    let client = app.add_basic_client("portal", REDIRECT_A).await;
+    let (started, login) = start_login(&app, &client, &[]).await;
+
+    let response = app.submit_password(&login, USER_ID, PASSWORD).await;
+    let page = assert_denied_page(&app, response, &started).await;
+    assert!(page.contains("<html lang=\"da\">"), "{page}");
+    assert_eq!(
+        alert_text(&page),
+        "Tjenesten kræver en ekstra faktor, som du ikke har tilknyttet."
+    );
+    assert!(page.contains(">Tilbage til tjenesten</button>"), "{page}");
+}
+
+#[tokio::test]
+async fn the_access_denied_page_speaks_the_language_of_ui_locales() {
+    let app = spawn_app().await;
+    app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
+    let client = app.add_basic_client("portal", REDIRECT_A).await;
+    let (started, login) = start_login(&app, &client, &[("ui_locales", "en")]).await;
+    assert!(app.get_page(&login).await.contains("<html lang=\"en\">"));
+
+    let response = app.submit_password(&login, USER_ID, PASSWORD).await;
+    let page = assert_denied_page(&app, response, &started).await;
+    // OIDC Core 3.1.2.1: ui_locales is the citizen's language for the whole login, not only
+    // for its first page.
+    assert!(page.contains("<html lang=\"en\">"), "{page}");
+    assert_eq!(
+        alert_text(&page),
+        "The service requires an extra factor that you have not enrolled."
+    );
+}
+
+#[tokio::test]
+async fn a_low_session_without_a_second_factor_is_denied_rather_than_asked_for_a_code() {
+    let app = spawn_app().await;
+    app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
+    let client = app.add_basic_client("portal", REDIRECT_A).await;
+    app.login_for_code(&client, USER_ID, PASSWORD, &[("acr_values", LOW)])
+        .await;
+
+    // Substantial on top of a Low session, for a citizen with no TOTP: no code can ever be
+    // right, so the answer is the same refusal as after the password (NEMLOGIN.md section 2).
+    let (started, response) = authorize_response(&app, &client, &[]).await;
+    let page = assert_denied_page(&app, response, &started).await;
+    assert_eq!(
+        alert_text(&page),
+        "Tjenesten kræver en ekstra faktor, som du ikke har tilknyttet."
+    );
 }
 
 #[tokio::test]

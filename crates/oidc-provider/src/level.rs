@@ -7,8 +7,10 @@ pub const LOW: &str = "https://data.gov.dk/concept/core/nsis/loa/Low";
 pub const SUBSTANTIAL: &str = "https://data.gov.dk/concept/core/nsis/loa/Substantial";
 pub const HIGH: &str = "https://data.gov.dk/concept/core/nsis/loa/High";
 
-/// What `acr_values_supported` lists: the canonical URIs (synonyms are accepted, never emitted).
-pub const SUPPORTED: [&str; 3] = [LOW, SUBSTANTIAL, HIGH];
+/// What `acr_values_supported` lists: the canonical URIs of the levels a citizen can reach
+/// (synonyms are accepted, never emitted). High needs a passkey, which is not offered yet: a
+/// request for High is understood and refused with `access_denied`, never answered lower.
+pub const SUPPORTED: [&str; 2] = [LOW, SUBSTANTIAL];
 
 /// With no `acr_values`, Danish brokers default to Substantial.
 pub const DEFAULT_LEVEL: AssuranceLevel = AssuranceLevel::Substantial;

@@ -141,6 +141,9 @@ struct PendingRequest {
     /// Wrong one-time codes so far.
     #[serde(default)]
     code_failures: u32,
+    /// When the password was verified: the `auth_time` of the login (OIDC Core 2).
+    #[serde(default)]
+    first_factor_at: Option<i64>,
 }
 
 /// The login page's state.
@@ -398,17 +401,25 @@ impl Provider {
                     })
                 }
             }
-            Next::Login | Next::StepUp => {
-                let step_up = matches!(
-                    session::next_step(
-                        &requirements,
-                        live.as_ref(),
-                        ial,
-                        &self.settings.session,
-                        at
-                    ),
-                    Next::StepUp
-                );
+            next @ (Next::Login | Next::StepUp) => {
+                let step_up = next == Next::StepUp;
+                // A step-up can only add a one-time code (passkeys are not offered yet): a
+                // citizen without one, or a request for High, cannot reach the level.
+                if step_up
+                    && (level == AssuranceLevel::High
+                        || !citizen.as_ref().is_some_and(|citizen| citizen.has_totp))
+                {
+                    let response = request
+                        .error(
+                            ErrorCode::AccessDenied,
+                            "the citizen has no second factor for the requested assurance level",
+                        )
+                        .to_response(&self.settings.issuer);
+                    return Ok(Step::Denied {
+                        reason: DenialReason::NoSecondFactor,
+                        response,
+                    });
+                }
                 let (binding, new_binding) = match browser_cookie {
                     Some(value) if value.len() >= 32 => (value.to_owned(), None),
                     _ => {
@@ -425,6 +436,7 @@ impl Provider {
                         None
                     },
                     code_failures: 0,
+                    first_factor_at: None,
                 };
                 let (citizen_id, amr) = match (&pending.step_up_sid, &live) {
                     (Some(_), Some(session)) => (
@@ -630,9 +642,7 @@ impl Provider {
                         .find_session_by_sid(sid)
                         .await?
                         .map_or_else(now, |session| session.auth_time),
-                    None => row
-                        .created_at
-                        .max(now() - self.settings.login_lifetime_seconds),
+                    None => pending.first_factor_at.unwrap_or(row.created_at),
                 };
                 self.after_factor(row, pending, citizen, amr, auth_time)
                     .await
@@ -658,8 +668,9 @@ impl Provider {
                         .map_err(|error| InternalError::Signing(error.to_string()))?,
                     ..row.clone()
                 };
-                self.store.delete_pending(&row.id).await?;
-                self.store.insert_pending(&updated).await?;
+                self.store
+                    .update_pending_request(&row.id, &updated.request)
+                    .await?;
                 let name = self.client_name(&pending.request.client_id).await?;
                 Ok(FormOutcome::Retry(
                     self.view(&updated, &pending, name),
@@ -708,8 +719,12 @@ impl Provider {
                     None,
                 ));
             }
+            let mut pending = pending;
+            pending.first_factor_at = Some(auth_time);
+            let request = serde_json::to_string(&pending)
+                .map_err(|error| InternalError::Signing(error.to_string()))?;
             self.store
-                .update_pending_progress(&row.id, citizen.id, &amr)
+                .update_pending_progress(&row.id, citizen.id, &amr, &request)
                 .await?;
             let mut next_row = row;
             next_row.citizen_id = Some(citizen.id.to_string());

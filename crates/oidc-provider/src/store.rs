@@ -384,10 +384,22 @@ impl Store {
         id: &str,
         citizen_id: Uuid,
         amr: &[String],
+        request: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE pending_authorizations SET citizen_id = $1, amr = $2 WHERE id = $3")
+        sqlx::query("UPDATE pending_authorizations SET citizen_id = $1, amr = $2, request = $3 WHERE id = $4")
             .bind(citizen_id.to_string())
             .bind(to_json(&amr))
+            .bind(request)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces the stored request state (e.g. the count of wrong codes).
+    pub async fn update_pending_request(&self, id: &str, request: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE pending_authorizations SET request = $1 WHERE id = $2")
+            .bind(request)
             .bind(id)
             .execute(&self.pool)
             .await?;
