@@ -32,6 +32,8 @@ pub struct Cli {
 enum Command {
     /// Run the identity provider.
     Serve(ServeArgs),
+    /// Run the provider and two demo portals with demo citizens (a fresh SQLite database).
+    Demo(DemoArgs),
     /// Apply database migrations and exit.
     Migrate,
     /// Manage citizens.
@@ -56,6 +58,27 @@ struct ServeArgs {
     /// Issuer URL (overrides server.issuer).
     #[arg(long)]
     issuer: Option<String>,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// The demo's folder (wiped and recreated at each start).
+    #[arg(long, default_value = "data/demo")]
+    folder: PathBuf,
+    #[arg(long, default_value_t = 8080)]
+    provider_port: u16,
+    #[arg(long, default_value_t = 8081)]
+    citizen_portal_port: u16,
+    #[arg(long, default_value_t = 8082)]
+    tax_portal_port: u16,
+    #[command(subcommand)]
+    action: Option<DemoAction>,
+}
+
+#[derive(Subcommand)]
+enum DemoAction {
+    /// Print the current TOTP code of a demo citizen (only for a demo database).
+    Code { user_id: String },
 }
 
 #[derive(Subcommand)]
@@ -193,7 +216,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut settings = Settings::load(cli.config.as_deref())?;
-    let serving = matches!(cli.command, Command::Serve(_));
+    let serving = matches!(
+        cli.command,
+        Command::Serve(_) | Command::Demo(DemoArgs { action: None, .. })
+    );
     init_tracing(&settings, serving);
     match cli.command {
         Command::Serve(args) => {
@@ -205,6 +231,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             serve(settings).await?;
         }
+        Command::Demo(args) => demo(args).await?,
         Command::Migrate => {
             Services::open(&settings).await?;
             println!("migrations applied");
@@ -274,6 +301,51 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(%address, issuer = %settings.server.issuer, backend = ?application.services.backend, "segl is serving");
     application.run_until(shutdown_signal()).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    if let Some(DemoAction::Code { user_id }) = args.action {
+        println!(
+            "{}",
+            segl::demo::current_code(&args.folder, &user_id).await?
+        );
+        return Ok(());
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let options = segl::demo::DemoOptions {
+        folder: args.folder.clone(),
+        provider_port: args.provider_port,
+        portal_ports: [args.citizen_portal_port, args.tax_portal_port],
+    };
+    let running = segl::demo::start(options, stopped).await?;
+    println!();
+    println!("Segl demo is running. Open a portal in a browser and log in:");
+    for (name, url) in &running.portals {
+        println!("  {name:<24} {url}/");
+    }
+    println!(
+        "  {:<24} {}/.well-known/openid-configuration",
+        "Segl (the provider)", running.issuer
+    );
+    println!();
+    println!("Demo logins (user ID / password):");
+    for login in segl::demo::LOGINS.iter() {
+        println!(
+            "  {:<6} {:<16} {}",
+            login.user_id, login.password, login.description
+        );
+    }
+    println!();
+    println!("For the one-time code (TOTP) in demo mode:");
+    println!(
+        "  cargo run --release -- demo code anna      (or add the secret to an authenticator app)"
+    );
+    println!("Press Ctrl-C to stop.");
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    running.wait().await?;
+    println!("demo stopped");
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 pub mod clients;
 pub mod database;
+pub mod demo;
 pub mod settings;
 
 use anyhow::Context;
@@ -109,6 +110,14 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+        Self::build_on(settings, listener).await
+    }
+
+    /// Builds on a listener bound by the caller (so the issuer can name the real port).
+    pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         let services = Services::open(&settings).await?;
         if !settings.provider.clients_file.trim().is_empty() {
             clients::load_file(
@@ -126,9 +135,6 @@ impl Application {
             &services.master_key,
         )?;
         let router = oidc_provider::router(provider.clone())?;
-        let listener = TcpListener::bind(&settings.server.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
         Ok(Self {
             listener,
             router,

@@ -150,10 +150,20 @@ fn assert_error_page(answer: &Answer, message: &str, case: &str) {
     assert_eq!(answer.status, 400, "{case}: status, got {answer:?}");
     assert_eq!(answer.location, None, "{case}: must not redirect");
     assert!(
-        answer.body.contains(message),
+        answer.body.contains(&html_escaped(message)),
         "{case}: the page says {message:?}; got {}",
         answer.body
     );
+}
+
+/// `text` as the page template writes it (minijinja's HTML escaping).
+fn html_escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+        .replace('/', "&#x2f;")
 }
 
 /// The server is still up after a malformed request.

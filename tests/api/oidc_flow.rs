@@ -593,7 +593,7 @@ async fn a_citizen_without_a_second_factor_gets_access_denied() {
 
     let response = app.submit_password(&login, USER_ID, PASSWORD).await;
     let page = assert_denied_page(&app, response, &started).await;
-    assert!(page.contains("<html lang=\"da\">"), "{page}");
+    assert_eq!(attribute(&page, "<html ", "lang"), "da");
     assert_eq!(
         alert_text(&page),
         "Tjenesten kræver en ekstra faktor, som du ikke har tilknyttet."
@@ -607,13 +607,16 @@ async fn the_access_denied_page_speaks_the_language_of_ui_locales() {
     app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
     let client = app.add_basic_client("portal", REDIRECT_A).await;
     let (started, login) = start_login(&app, &client, &[("ui_locales", "en")]).await;
-    assert!(app.get_page(&login).await.contains("<html lang=\"en\">"));
+    assert_eq!(
+        attribute(&app.get_page(&login).await, "<html ", "lang"),
+        "en"
+    );
 
     let response = app.submit_password(&login, USER_ID, PASSWORD).await;
     let page = assert_denied_page(&app, response, &started).await;
     // OIDC Core 3.1.2.1: ui_locales is the citizen's language for the whole login, not only
     // for its first page.
-    assert!(page.contains("<html lang=\"en\">"), "{page}");
+    assert_eq!(attribute(&page, "<html ", "lang"), "en");
     assert_eq!(
         alert_text(&page),
         "The service requires an extra factor that you have not enrolled."

@@ -54,11 +54,7 @@ impl std::fmt::Debug for ClientAssertionSigner {
 
 impl ClientAssertionSigner {
     /// Reads the PKCS#8 PEM of a P-256 key; refuses anything else now rather than at login.
-    pub fn parse(
-        client_id: &str,
-        key_id: &str,
-        private_key_pem: &str,
-    ) -> Result<Self, KeyError> {
+    pub fn parse(client_id: &str, key_id: &str, private_key_pem: &str) -> Result<Self, KeyError> {
         // Parsing the key fully (public point included) proves it is a usable P-256 key.
         keys::client_public_keys(private_key_pem)?;
         let der = keys::decode_pem(private_key_pem)?;

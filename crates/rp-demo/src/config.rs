@@ -98,7 +98,10 @@ impl Settings {
                     .bytes()
                     .all(|byte| byte > 0x20 && byte < 0x7f && byte != b'"' && byte != b'\\');
             if !valid {
-                return Err(invalid("scopes", "a scope must be printable ASCII without spaces"));
+                return Err(invalid(
+                    "scopes",
+                    "a scope must be printable ASCII without spaces",
+                ));
             }
             // openidconnect always sends `openid` itself.
             if scope != "openid" && !scopes.iter().any(|known| known == scope) {
@@ -176,7 +179,11 @@ mod tests {
             client_id: "borger.dk".to_owned(),
             private_key_pem: String::new(),
             key_id: "k1".to_owned(),
-            scopes: vec!["openid".to_owned(), "profile".to_owned(), "email".to_owned()],
+            scopes: vec![
+                "openid".to_owned(),
+                "profile".to_owned(),
+                "email".to_owned(),
+            ],
             shows_cpr: true,
         }
     }
@@ -189,7 +196,10 @@ mod tests {
     fn urls_are_derived_from_the_public_url() {
         let settings = Settings::parse(&config(), bound()).unwrap();
         assert_eq!(settings.redirect_uri(), "http://127.0.0.1:8081/callback");
-        assert_eq!(settings.post_logout_redirect_uri(), "http://127.0.0.1:8081/");
+        assert_eq!(
+            settings.post_logout_redirect_uri(),
+            "http://127.0.0.1:8081/"
+        );
         assert_eq!(settings.scopes, ["profile", "email"]);
         assert!(!settings.https);
     }

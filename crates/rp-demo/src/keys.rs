@@ -26,8 +26,9 @@ pub enum KeyError {
 /// A new P-256 key: the private key as PKCS#8 PEM, the public JWK Set to register with Segl, and
 /// the key id (the RFC 7638 thumbprint) used in both.
 pub fn generate_client_key() -> Result<(String, Value, String), KeyError> {
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-        .map_err(|_| KeyError::Random)?;
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .map_err(|_| KeyError::Random)?;
     let pem = encode_pem(pkcs8.as_ref());
     let (jwks, kid) = client_public_keys(&pem)?;
     Ok((pem, jwks, kid))
@@ -105,7 +106,10 @@ mod tests {
         assert_eq!(key["kty"], "EC");
         assert_eq!(key["crv"], "P-256");
         assert_eq!(key["kid"], kid.as_str());
-        assert!(key.get("d").is_none(), "the private scalar must not be published");
+        assert!(
+            key.get("d").is_none(),
+            "the private scalar must not be published"
+        );
     }
 
     #[test]

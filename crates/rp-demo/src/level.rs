@@ -50,7 +50,9 @@ impl Level {
     /// Anything else, including an unknown prefix, is not a level this portal understands.
     pub fn parse(acr: &str) -> Option<Self> {
         ACCEPTED_PREFIXES.iter().find_map(|prefix| {
-            let suffix = acr.get(..prefix.len()).filter(|head| head.eq_ignore_ascii_case(prefix))
+            let suffix = acr
+                .get(..prefix.len())
+                .filter(|head| head.eq_ignore_ascii_case(prefix))
                 .and_then(|_| acr.get(prefix.len()..))?;
             Self::parse_name(suffix)
         })

@@ -229,10 +229,7 @@ mod tests {
     #[test]
     fn the_level_must_be_at_least_what_the_page_needs() {
         let substantial = Some(Level::Substantial.uri());
-        assert_eq!(
-            check_level(substantial, Level::Low),
-            Ok(Level::Substantial)
-        );
+        assert_eq!(check_level(substantial, Level::Low), Ok(Level::Substantial));
         assert_eq!(
             check_level(substantial, Level::Substantial),
             Ok(Level::Substantial)

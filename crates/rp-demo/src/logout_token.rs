@@ -426,7 +426,10 @@ mod tests {
             &EncodingKey::from_secret(b"a shared secret"),
         )
         .unwrap();
-        assert_eq!(check(&key, &token), Err(LogoutTokenError::DisallowedAlgorithm));
+        assert_eq!(
+            check(&key, &token),
+            Err(LogoutTokenError::DisallowedAlgorithm)
+        );
         let unsigned = format!(
             "{}.{}.",
             base64_url(r#"{"alg":"none"}"#),
@@ -444,7 +447,10 @@ mod tests {
     fn iss_iat_and_exp_are_checked() {
         let key = test_key();
         assert_eq!(
-            check(&key, &sign(&key, &with("iss", json!("https://evil.example")))),
+            check(
+                &key,
+                &sign(&key, &with("iss", json!("https://evil.example")))
+            ),
             Err(LogoutTokenError::WrongIssuer)
         );
         assert_eq!(
@@ -494,7 +500,10 @@ mod tests {
         let request = check(&key, &sign(&key, &claims())).unwrap();
         let seen = SeenLogoutTokens::default();
         assert_eq!(seen.record(&request, NOW), Ok(()));
-        assert_eq!(seen.record(&request, NOW + 1), Err(LogoutTokenError::Replayed));
+        assert_eq!(
+            seen.record(&request, NOW + 1),
+            Err(LogoutTokenError::Replayed)
+        );
         assert_eq!(seen.record(&request, request.remember_until + 1), Ok(()));
     }
 

@@ -91,7 +91,11 @@ impl Pages {
         })
     }
 
-    fn render(&self, template: &str, context: minijinja::Value) -> Result<String, minijinja::Error> {
+    fn render(
+        &self,
+        template: &str,
+        context: minijinja::Value,
+    ) -> Result<String, minijinja::Error> {
         self.environment.get_template(template)?.render(context)
     }
 
@@ -228,7 +232,10 @@ mod tests {
     fn values_are_escaped() {
         let pages = Pages::new("Portal <script>").unwrap();
         let html = pages.landing(Some(&session(json!({})))).unwrap();
-        assert!(html.contains("Anna &lt;b&gt;Jensen&lt;&#x2f;b&gt;") || html.contains("Anna &lt;b&gt;Jensen&lt;/b&gt;"));
+        assert!(
+            html.contains("Anna &lt;b&gt;Jensen&lt;&#x2f;b&gt;")
+                || html.contains("Anna &lt;b&gt;Jensen&lt;/b&gt;")
+        );
         assert!(!html.contains("<script>"));
         assert!(html.contains("<html lang=\"en\">"));
     }
@@ -252,7 +259,9 @@ mod tests {
     #[test]
     fn the_cpr_number_is_shown_only_when_released() {
         let pages = Pages::new("Borger.dk (demo)").unwrap();
-        let without = pages.me(&session(json!({ "name": "Anna" })), false).unwrap();
+        let without = pages
+            .me(&session(json!({ "name": "Anna" })), false)
+            .unwrap();
         assert!(without.contains("CPR number: not released to this service"));
         let with = pages
             .me(&session(json!({ "dk_cpr": "0707614285" })), true)

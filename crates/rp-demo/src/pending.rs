@@ -105,6 +105,7 @@ impl PendingLogins {
         entries.retain(|_, entry| entry.expires_at > now);
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries
             .lock()
@@ -112,6 +113,7 @@ impl PendingLogins {
             .len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -172,7 +174,9 @@ mod tests {
         store.insert("old".to_owned(), login(), NOW).unwrap();
         store.insert("new".to_owned(), login(), NOW + 500).unwrap();
         // "old" has expired by now + 700, so there is room again.
-        store.insert("newer".to_owned(), login(), NOW + 700).unwrap();
+        store
+            .insert("newer".to_owned(), login(), NOW + 700)
+            .unwrap();
         assert_eq!(
             store.insert("newest".to_owned(), login(), NOW + 700),
             Err(TooManyPendingLogins)

@@ -18,18 +18,16 @@ use base64::Engine;
 use jsonwebtoken::jwk::Jwk;
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod,
-    CoreGenderClaim, CoreGrantType, CoreIdToken, CoreJsonWebKey,
-    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
-    CoreResponseType, CoreSubjectIdentifierType,
+    CoreGenderClaim, CoreGrantType, CoreIdToken, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AccessToken, AccessTokenHash, AdditionalClaims, AdditionalProviderMetadata,
-    AuthenticationContextClass, AuthenticationFlow, AuthorizationCode, AuthType,
-    ClaimsVerificationError, ClientId, ConfigurationError, CsrfToken, EndSessionUrl,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, LogoutRequest, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl,
-    ProviderMetadata, RedirectUrl, RequestTokenError, Scope, SignatureVerificationError,
-    TokenResponse, UserInfoClaims,
+    AccessToken, AccessTokenHash, AdditionalClaims, AdditionalProviderMetadata, AuthType,
+    AuthenticationContextClass, AuthenticationFlow, AuthorizationCode, ClaimsVerificationError,
+    ClientId, ConfigurationError, CsrfToken, EndSessionUrl, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadata, RedirectUrl, RequestTokenError,
+    Scope, SignatureVerificationError, TokenResponse, UserInfoClaims,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -114,7 +112,10 @@ impl std::fmt::Debug for DiscoveredProvider {
             .field("jwks_uri", &self.jwks_uri)
             .field("end_session_endpoint", &self.end_session_endpoint)
             .field("iss_parameter_required", &self.iss_parameter_required)
-            .field("backchannel_logout_supported", &self.backchannel_logout_supported)
+            .field(
+                "backchannel_logout_supported",
+                &self.backchannel_logout_supported,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -339,8 +340,10 @@ impl RelyingParty {
             Ok(provider) => {
                 let provider = Arc::new(provider);
                 tracing::info!(issuer = %self.settings.issuer, ?provider, "discovered Segl");
-                *self.provider.write().unwrap_or_else(PoisonError::into_inner) =
-                    Some(provider.clone());
+                *self
+                    .provider
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(provider.clone());
                 Ok(provider)
             }
             Err(reason) => {
@@ -616,7 +619,8 @@ impl RelyingParty {
             .provider()
             .await
             .map_err(|error| BackchannelError::KeysUnavailable(error.to_string()))?;
-        let unavailable = |error: reqwest::Error| BackchannelError::KeysUnavailable(error_chain(&error));
+        let unavailable =
+            |error: reqwest::Error| BackchannelError::KeysUnavailable(error_chain(&error));
         let jwks: Value = self
             .http
             .get(&provider.jwks_uri)
@@ -687,12 +691,14 @@ fn verify_id_token(
                 Ok(())
             }
         });
-    let claims = id_token.claims(&verifier, nonce).map_err(|error| match error {
-        ClaimsVerificationError::SignatureVerification(
-            SignatureVerificationError::NoMatchingKey,
-        ) => IdTokenFailure::UnknownKey,
-        other => IdTokenFailure::Invalid(error_chain(&other)),
-    })?;
+    let claims = id_token
+        .claims(&verifier, nonce)
+        .map_err(|error| match error {
+            ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            ) => IdTokenFailure::UnknownKey,
+            other => IdTokenFailure::Invalid(error_chain(&other)),
+        })?;
     if let Some(expected) = claims.access_token_hash() {
         let invalid = |error: &dyn std::error::Error| IdTokenFailure::Invalid(error_chain(error));
         let algorithm = id_token.signing_alg().map_err(|e| invalid(&e))?;

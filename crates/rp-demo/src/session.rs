@@ -159,10 +159,12 @@ impl Sessions {
         self.lock().retain(|_, entry| entry.is_live(now));
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

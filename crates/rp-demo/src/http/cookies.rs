@@ -47,7 +47,12 @@ pub fn login(settings: &Settings, pending_id: &str) -> Option<HeaderValue> {
 
 /// Removes the login cookie.
 pub fn clear_login(settings: &Settings) -> Option<HeaderValue> {
-    let mut cookie = build(settings, settings.login_cookie(), String::new(), "/callback");
+    let mut cookie = build(
+        settings,
+        settings.login_cookie(),
+        String::new(),
+        "/callback",
+    );
     cookie.make_removal();
     header_value(&cookie)
 }

@@ -145,3 +145,6 @@ impl Server {
             .map_err(Error::Serve)
     }
 }
+
+#[cfg(test)]
+mod tests;
