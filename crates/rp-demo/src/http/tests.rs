@@ -43,10 +43,11 @@ struct Grant {
 /// A stand-in for Segl, enough for the portal's side of the flow.
 struct MockSegl {
     issuer: String,
-    signing_key: EncodingKey,
-    signing_kid: String,
-    jwks: Value,
+    /// Segl's signing key, its kid and the JWKS published; replaced by `rotate`.
+    signing: Mutex<(EncodingKey, String, Value)>,
     client_jwks: Value,
+    /// When set, ID tokens carry this nonce instead of the one asked for.
+    wrong_nonce: Mutex<Option<String>>,
     grants: Mutex<HashMap<String, Grant>>,
     /// While true, discovery answers 503 (Segl not up yet).
     down: AtomicBool,
@@ -81,7 +82,7 @@ async fn discovery(State(mock): State<Mock>) -> Response {
 }
 
 async fn key_set(State(mock): State<Mock>) -> Json<Value> {
-    Json(mock.jwks.clone())
+    Json(mock.signing.lock().unwrap().2.clone())
 }
 
 fn token_error(description: &str) -> Response {
@@ -130,7 +131,7 @@ async fn token(State(mock): State<Mock>, Form(form): Form<HashMap<String, String
         "iat": now,
         "exp": now + 300,
         "auth_time": now,
-        "nonce": grant.nonce,
+        "nonce": mock.wrong_nonce.lock().unwrap().clone().unwrap_or(grant.nonce),
         "acr": grant.acr,
         "sid": SID,
         "loa": "low",
@@ -156,17 +157,25 @@ async fn userinfo(State(mock): State<Mock>, headers: HeaderMap) -> Response {
 }
 
 impl MockSegl {
-    fn sign(&self, claims: &Value) -> String {
+    fn sign_typed(&self, claims: &Value, typ: &str) -> String {
+        let signing = self.signing.lock().unwrap();
         let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.signing_kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.signing_key).unwrap()
+        header.kid = Some(signing.1.clone());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, &signing.0).unwrap()
+    }
+
+    fn sign(&self, claims: &Value) -> String {
+        self.sign_typed(claims, "JWT")
     }
 
     fn sign_logout(&self, claims: &Value) -> String {
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.signing_kid.clone());
-        header.typ = Some("logout+jwt".to_owned());
-        jsonwebtoken::encode(&header, claims, &self.signing_key).unwrap()
+        self.sign_typed(claims, "logout+jwt")
+    }
+
+    /// A key rotation: a new key signs from now on; the JWKS publishes only the new key.
+    fn rotate(&self) {
+        *self.signing.lock().unwrap() = signing_key();
     }
 
     /// Plays Segl's authorize endpoint for the browser: reads the request the portal built
@@ -208,17 +217,24 @@ struct TestPortal {
     relying_party: Arc<RelyingParty>,
 }
 
+fn signing_key() -> (EncodingKey, String, Value) {
+    let (pem, jwks, kid) = generate_client_key().unwrap();
+    (
+        EncodingKey::from_ec_der(&decode_pem(&pem).unwrap()),
+        kid,
+        jwks,
+    )
+}
+
 async fn spawn() -> TestPortal {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
-    let (provider_pem, jwks, signing_kid) = generate_client_key().unwrap();
     let (client_pem, client_jwks, client_kid) = generate_client_key().unwrap();
     let mock = Arc::new(MockSegl {
         issuer: issuer.clone(),
-        signing_key: EncodingKey::from_ec_der(&decode_pem(&provider_pem).unwrap()),
-        signing_kid,
-        jwks,
+        signing: Mutex::new(signing_key()),
         client_jwks,
+        wrong_nonce: Mutex::new(None),
         grants: Mutex::new(HashMap::new()),
         down: AtomicBool::new(false),
         token_requests: Mutex::new(Vec::new()),
@@ -658,4 +674,60 @@ async fn every_response_carries_the_security_headers() {
         portal.get("/nowhere", "").await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test]
+async fn an_id_token_with_another_nonce_is_refused() {
+    let portal = spawn().await;
+    *portal.mock.wrong_nonce.lock().unwrap() = Some("replayed-nonce".to_owned());
+    let (authorize_url, login_cookie) = portal.start("/login").await;
+    let callback = portal.mock.authorize(&authorize_url, Level::Low);
+    let answer = portal.get(&callback, &login_cookie).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    assert!(answer
+        .cookies()
+        .iter()
+        .all(|(name, _, _)| !name.starts_with("rp_session")));
+}
+
+#[tokio::test]
+async fn a_rotated_signing_key_is_fetched_again() {
+    let portal = spawn().await;
+    // Discovery (and the JWKS) is cached by the first login...
+    portal.log_in("/login", Level::Low, "").await;
+    // ...then Segl rotates: ID tokens and logout tokens come with an unknown kid.
+    portal.mock.rotate();
+    let session = portal.log_in("/login", Level::Low, "").await;
+    let now = now();
+    let token = portal.mock.sign_logout(&json!({
+        "iss": portal.mock.issuer,
+        "aud": CLIENT_ID,
+        "iat": now,
+        "exp": now + 120,
+        "jti": "logout-after-rotation",
+        "sub": SUBJECT,
+        "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
+    }));
+    let accepted = portal
+        .post_form("/backchannel-logout", "", &format!("logout_token={token}"))
+        .await;
+    assert_eq!(accepted.status, StatusCode::OK, "{}", accepted.body);
+    assert_eq!(
+        portal.get("/me", &session).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn an_id_token_signed_by_an_unknown_key_is_refused() {
+    let portal = spawn().await;
+    let (authorize_url, login_cookie) = portal.start("/login").await;
+    // A key that is in no JWKS Segl publishes, under the published kid.
+    let published_kid = portal.mock.signing.lock().unwrap().1.clone();
+    let (impostor, _, _) = signing_key();
+    portal.mock.signing.lock().unwrap().0 = impostor;
+    let callback = portal.mock.authorize(&authorize_url, Level::Low);
+    let answer = portal.get(&callback, &login_cookie).await;
+    assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
+    assert_eq!(portal.mock.signing.lock().unwrap().1, published_kid);
 }
