@@ -157,6 +157,8 @@ enum KeysCommand {
     },
 }
 
+// Parsed once per process: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum ClientCommand {
     /// Register a relying party. A secret is read from stdin with --secret-stdin, or generated

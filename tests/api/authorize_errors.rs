@@ -1,6 +1,9 @@
 //! Negative tests for /authorize (GET and POST): which failures show a page and never redirect,
 //! and which go back to the client as a redirect with `error`, `state` and `iss` (RFC 9207).
 
+// Test support code outside #[test] functions may panic: clippy.toml only covers the tests.
+#![allow(clippy::expect_used)]
+
 use crate::helpers::{query_value, spawn_app, Pkce, TestApp, TestClient, LOW};
 
 const CALLBACK: &str = "https://rp.example/callback";
@@ -853,5 +856,38 @@ async fn post_body_over_64_kib_is_payload_too_large() {
         .expect("post");
     assert_eq!(response.status(), 413);
     assert_eq!(crate::helpers::location(&response), None);
+    assert_still_healthy(&app).await;
+}
+
+#[tokio::test]
+async fn a_redirect_uri_registered_with_a_control_character_never_causes_a_5xx() {
+    // url::Url::parse drops newlines and tabs, so such a URI passes registration, is stored as
+    // written, and matches a request that sends %0A; it cannot become a Location header.
+    let app = spawn_app().await;
+    let registration = oidc_provider::client::ClientRegistration {
+        id: "rp-newline".to_owned(),
+        name: "Newline".to_owned(),
+        redirect_uris: vec!["https://rp.example/call\nback".to_owned()],
+        auth_method: "client_secret_basic".to_owned(),
+        scopes: vec!["profile".to_owned()],
+        ..Default::default()
+    };
+    if registration
+        .clone()
+        .validate(&segl::clients::supported_scopes())
+        .is_err()
+    {
+        // Refused at registration: nothing can reach /authorize.
+        return;
+    }
+    let client = app.add_client(registration).await;
+    for method in BOTH {
+        let (params, _) = valid_params(&client);
+        let answer = send(&app, method, &with(params, "response_type", "token")).await;
+        assert!(
+            answer.status < 500,
+            "{method:?}: an error redirect or page, never a 5xx; got {answer:?}"
+        );
+    }
     assert_still_healthy(&app).await;
 }

@@ -69,8 +69,15 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDb::new().await;
     let mut settings = Settings::for_tests(&db.url);
+    // Bind first, so the issuer names the real port (strict clients check it against discovery).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a free port");
+    let bound = listener.local_addr().expect("bound address");
+    settings.server.listen = bound.to_string();
+    settings.server.issuer = format!("http://{bound}");
     configure(&mut settings);
-    let application = Application::build(settings.clone())
+    let application = Application::build_on(settings.clone(), listener)
         .await
         .expect("application builds");
     let address = format!("http://{}", application.local_addr().expect("bound"));

@@ -1,10 +1,14 @@
 //! The API test binary: every test starts the real server on a random port against a fresh
 //! database (SQLite, or PostgreSQL when TEST_DATABASE_URL is set).
 
+// Test helpers beside the #[test] functions fail loudly on purpose.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 mod helpers;
 
 mod audit;
 mod authorize_errors;
+mod browser;
 mod citizens;
 mod database;
 mod import;

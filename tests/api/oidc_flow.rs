@@ -3,8 +3,8 @@
 //! what the login page and every response look like to a browser.
 
 use crate::helpers::{
-    hidden_field, jwt_claims, location, spawn_app, Pkce, Started, TestApp, TestClient, TestDb, CPR,
-    LOW, SUBSTANTIAL,
+    hidden_field, jwt_claims, location, spawn_app, Pkce, Started, TestApp, TestClient, CPR, LOW,
+    SUBSTANTIAL,
 };
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
@@ -14,8 +14,6 @@ use openidconnect::{
     ClientSecret, CsrfToken, IssuerUrl, LocalizedClaim, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
-use segl::settings::Settings;
-use segl::Application;
 
 const USER_ID: &str = "anna.jensen";
 const PASSWORD: &str = "correct horse battery staple";
@@ -24,46 +22,6 @@ const REDIRECT_A: &str = "http://localhost:9001/cb";
 const REDIRECT_B: &str = "http://127.0.0.1:9002/cb";
 /// The date of birth in `CPR` (070761-4285).
 const BIRTHDATE: &str = "1961-07-07";
-
-/// Like `spawn_app`, but the issuer is the address the server really listens on, so that a
-/// relying party can discover it (OIDC Discovery 4.3: the `issuer` must equal the URL used).
-/// `Settings::for_tests` keeps the default issuer (port 8080) while the server binds port 0, so
-/// this reserves a free port first and retries if another process takes it in between.
-async fn spawn_app_at_its_issuer() -> TestApp {
-    let db = TestDb::new().await;
-    let mut settings = Settings::for_tests(&db.url);
-    for attempt in 1..=5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        settings.server.listen = format!("127.0.0.1:{port}");
-        settings.server.issuer = format!("http://127.0.0.1:{port}");
-        match Application::build(settings.clone()).await {
-            Ok(application) => {
-                let address = format!("http://{}", application.local_addr().expect("bound"));
-                assert_eq!(address, settings.server.issuer);
-                let services = application.services.clone();
-                tokio::spawn(application.run_until(std::future::pending()));
-                let client = reqwest::Client::builder()
-                    .cookie_store(true)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .expect("http client");
-                return TestApp {
-                    address,
-                    client,
-                    db,
-                    settings,
-                    services,
-                };
-            }
-            Err(error) if attempt < 5 => eprintln!("port {port} was taken: {error:#}"),
-            Err(error) => panic!("application builds: {error:#}"),
-        }
-    }
-    unreachable!("the loop returns or panics")
-}
 
 /// The issuer identifier that `iss` must carry (RFC 9207).
 fn issuer(app: &TestApp) -> String {
@@ -301,7 +259,7 @@ fn now() -> i64 {
 
 #[tokio::test]
 async fn full_code_flow_with_the_openidconnect_crate() {
-    let app = spawn_app_at_its_issuer().await;
+    let app = spawn_app().await;
     app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
     let registered = app.add_basic_client("portal", REDIRECT_A).await;
 

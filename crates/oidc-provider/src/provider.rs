@@ -118,6 +118,8 @@ pub enum Step {
     Denied {
         reason: DenialReason,
         response: AuthorizationResponse,
+        /// The request's `ui_locales`, so the page speaks the language of the login.
+        ui_locales: Vec<String>,
     },
 }
 
@@ -398,6 +400,7 @@ impl Provider {
                     Ok(Step::Denied {
                         reason: DenialReason::IdentityLevel,
                         response,
+                        ui_locales: request.ui_locales.clone(),
                     })
                 }
             }
@@ -418,6 +421,7 @@ impl Provider {
                     return Ok(Step::Denied {
                         reason: DenialReason::NoSecondFactor,
                         response,
+                        ui_locales: request.ui_locales.clone(),
                     });
                 }
                 let (binding, new_binding) = match browser_cookie {
@@ -659,6 +663,7 @@ impl Provider {
                         Step::Denied {
                             reason: DenialReason::TooManyCodes,
                             response,
+                            ui_locales: pending.request.ui_locales.clone(),
                         },
                         None,
                     ));
@@ -696,6 +701,7 @@ impl Provider {
                 .request
                 .error(ErrorCode::AccessDenied, description.to_owned())
                 .to_response(issuer),
+            ui_locales: pending.request.ui_locales.clone(),
         };
         if citizen.ial < pending.level {
             self.store.delete_pending(&row.id).await?;

@@ -64,9 +64,11 @@ async fn handle(state: AppState, headers: HeaderMap, bytes: &[u8]) -> Response {
             }
             response
         }
-        Ok(Step::Denied { reason, response }) => {
-            state.pages.denied(reason, &response, &[], &headers)
-        }
+        Ok(Step::Denied {
+            reason,
+            response,
+            ui_locales,
+        }) => state.pages.denied(reason, &response, &ui_locales, &headers),
         Err(internal) => {
             error::log_internal(&internal);
             state.pages.internal(&headers)

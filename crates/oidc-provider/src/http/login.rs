@@ -137,9 +137,11 @@ fn finish(
                 Step::Login { pending_id, .. } => {
                     Redirect::to(&format!("/login?request={pending_id}")).into_response()
                 }
-                Step::Denied { reason, response } => {
-                    state.pages.denied(reason, &response, &[], headers)
-                }
+                Step::Denied {
+                    reason,
+                    response,
+                    ui_locales,
+                } => state.pages.denied(reason, &response, &ui_locales, headers),
                 Step::ErrorPage(page) => state.pages.page_error(page, headers),
             };
             if let Some(session) = new_session {
