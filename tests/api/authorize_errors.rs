@@ -1,9 +1,6 @@
 //! Negative tests for /authorize (GET and POST): which failures show a page and never redirect,
 //! and which go back to the client as a redirect with `error`, `state` and `iss` (RFC 9207).
 
-// Test support code outside #[test] functions may panic: clippy.toml only covers the tests.
-#![allow(clippy::expect_used)]
-
 use crate::helpers::{query_value, spawn_app, Pkce, TestApp, TestClient, LOW};
 
 const CALLBACK: &str = "https://rp.example/callback";

@@ -113,10 +113,12 @@ impl ChromeDriver {
         }
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("goog:chromeOptions".to_owned(), chrome_options);
-        // `native`, not `rustls`: this workspace enables both of rustls's crypto providers
-        // (ring through reqwest, aws-lc-rs through hyper-rustls), so rustls cannot pick a
-        // process default and `ClientBuilder::rustls()` panics.
-        ClientBuilder::native()
+        // This workspace enables both of rustls's crypto providers (ring through reqwest,
+        // aws-lc-rs through hyper-rustls), so rustls cannot pick a process default by itself:
+        // name one. (rustls keeps `cargo test` free of OpenSSL headers on a fresh machine.)
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        ClientBuilder::rustls()
+            .unwrap_or_else(|error| panic!("cannot set up TLS for the WebDriver client: {error}"))
             .capabilities(capabilities)
             .connect(&self.url())
             .await
@@ -529,7 +531,7 @@ async fn single_sign_on_and_single_logout_in_a_real_browser() {
     // Step 7: the SSO session is gone too: a new login at portal 1 asks for the password.
     let step = "a new login at portal 1";
     browser.click(SUBSTANTIAL_LOGIN_BUTTON, step).await;
-    browser.wait_for("#nothing-like-this", step).await;
+    browser.wait_for(SEGL_USER_ID, step).await;
     assert_eq!(browser.current_page().await, segl_login_page);
     assert_eq!(browser.text("main h1", step).await, "Log in");
     browser.screenshot("07-login-page-again").await;

@@ -1,9 +1,6 @@
 //! Negative tests for /token: grant and client-authentication errors (RFC 6749 5.2), code reuse,
 //! client_credentials, private_key_jwt assertions (RFC 7523), and robustness.
 
-// Test support code outside #[test] functions may panic: clippy.toml only covers the tests.
-#![allow(clippy::expect_used)]
-
 use crate::helpers::{jwt_claims, spawn_app, spawn_app_with, TestApp, TestClient, CPR, LOW};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
