@@ -23,6 +23,7 @@ use pages::Pages;
 use std::time::Duration;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -63,6 +64,15 @@ pub fn router(provider: Provider) -> Result<Router, minijinja::Error> {
             Duration::from_secs(30),
         ))
         .layer(middleware::from_fn_with_state(https, security_headers))
+        // Method and path only: query strings and bodies carry codes, state and credentials.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+                })
+                .on_request(())
+                .on_response(DefaultOnResponse::new().level(tracing::Level::DEBUG)),
+        )
         .with_state(state);
     Ok(router)
 }
