@@ -136,6 +136,10 @@ pub enum RegistrationError {
 /// OIDC Core 3.1.2.1 and RFC 9700 2.1: exact URIs, https except loopback development.
 fn check_uri(uri: &str) -> Result<(), RegistrationError> {
     let bad = || RegistrationError::RedirectUri(uri.to_owned());
+    // The URI becomes a Location header, and Url::parse silently drops tabs and newlines.
+    if uri.chars().any(|c| c.is_ascii_control()) {
+        return Err(bad());
+    }
     let parsed = url::Url::parse(uri).map_err(|_| bad())?;
     if parsed.fragment().is_some() || parsed.cannot_be_a_base() {
         return Err(bad());

@@ -918,7 +918,12 @@ impl Provider {
             let key = format!("{}|{}", client.id, assertion.jti);
             if !self
                 .store
-                .insert_used_assertion(&key, assertion.exp)
+                .insert_used_assertion(
+                    &key,
+                    assertion
+                        .exp
+                        .saturating_add(client_auth::CLOCK_SKEW_SECONDS),
+                )
                 .await?
             {
                 return Err(TokenError::InvalidClient(
