@@ -13,6 +13,36 @@ pub struct TestDb {
     pub url: String,
     pub is_postgres: bool,
     _folder: Option<TempDir>,
+    /// For PostgreSQL: the server URL and database name, to drop it when the test ends.
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    /// Drops a test's PostgreSQL database (the SQLite file goes with its TempDir). Runs on a
+    /// thread of its own: `Drop` cannot await, and the test's runtime may be shutting down.
+    fn drop(&mut self) {
+        let Some((base, name)) = self.postgres.take() else {
+            return;
+        };
+        let dropper = std::thread::spawn(move || {
+            use sqlx::{Connection, Executor};
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(mut admin) = sqlx::AnyConnection::connect(&base).await {
+                    // PostgreSQL 13+: FORCE ends the test server's pooled connections first.
+                    let _ = admin
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
+                }
+            });
+        });
+        let _ = dropper.join();
+    }
 }
 
 impl TestDb {
@@ -37,6 +67,7 @@ impl TestDb {
                     url: url.to_string(),
                     is_postgres: true,
                     _folder: None,
+                    postgres: Some((base, name)),
                 }
             }
             _ => {
@@ -46,6 +77,7 @@ impl TestDb {
                     url,
                     is_postgres: false,
                     _folder: Some(folder),
+                    postgres: None,
                 }
             }
         }
