@@ -33,6 +33,8 @@ struct ClientEntry {
     min_acr: Option<String>,
     backchannel_logout_uri: Option<String>,
     frontchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    refresh_tokens: bool,
 }
 
 /// The scopes a client may be registered for.
@@ -83,6 +85,7 @@ pub async fn load_file(services: &Services, path: &Path) -> anyhow::Result<usize
             min_acr: entry.min_acr,
             backchannel_logout_uri: entry.backchannel_logout_uri,
             frontchannel_logout_uri: entry.frontchannel_logout_uri,
+            refresh_tokens: entry.refresh_tokens,
         };
         let (client, generated) = registration
             .validate(&scopes)

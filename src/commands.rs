@@ -200,6 +200,9 @@ enum ClientCommand {
         /// Loaded in an iframe (with iss and sid) when a session the client took part in ends.
         #[arg(long)]
         frontchannel_logout_uri: Option<String>,
+        /// Issue refresh tokens (they end with the SSO session unless offline_access is granted).
+        #[arg(long)]
+        refresh_tokens: bool,
     },
     /// List registered clients.
     List,
@@ -497,6 +500,7 @@ async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<(
             min_acr,
             backchannel_logout_uri,
             frontchannel_logout_uri,
+            refresh_tokens,
         } => {
             if jwks_uri.is_some() {
                 bail!("--jwks-uri is not supported yet: download the client's JWK Set and give --jwks FILE");
@@ -520,6 +524,7 @@ async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<(
                 min_acr,
                 backchannel_logout_uri,
                 frontchannel_logout_uri,
+                refresh_tokens,
             };
             let (client, generated) = registration.validate(&segl::clients::supported_scopes())?;
             if !store

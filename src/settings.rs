@@ -32,6 +32,7 @@ pub struct ProviderSection {
     pub code_lifetime_seconds: i64,
     pub id_token_lifetime_seconds: i64,
     pub access_token_lifetime_seconds: i64,
+    pub offline_refresh_lifetime_seconds: i64,
     pub login_lifetime_seconds: i64,
     pub key_refresh_seconds: u64,
     pub clients_file: String,
@@ -136,6 +137,7 @@ impl Settings {
             code_lifetime_seconds: self.provider.code_lifetime_seconds,
             id_token_lifetime_seconds: self.provider.id_token_lifetime_seconds,
             access_token_lifetime_seconds: self.provider.access_token_lifetime_seconds,
+            offline_refresh_lifetime_seconds: self.provider.offline_refresh_lifetime_seconds,
             login_lifetime_seconds: self.provider.login_lifetime_seconds,
             session: oidc_provider::session::SessionPolicy {
                 idle_seconds: self.session.idle_seconds,

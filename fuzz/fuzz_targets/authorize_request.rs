@@ -21,6 +21,7 @@ fn client() -> Client {
         min_acr: None,
         backchannel_logout_uri: None,
         frontchannel_logout_uri: None,
+        refresh_tokens: false,
     }
 }
 

@@ -753,6 +753,7 @@ mod tests {
             min_acr: None,
             backchannel_logout_uri: None,
             frontchannel_logout_uri: None,
+            refresh_tokens: false,
         }
     }
 

@@ -82,6 +82,8 @@ pub struct Client {
     pub backchannel_logout_uri: Option<String>,
     /// Loaded in an iframe (with `iss` and `sid`) when a session it took part in ends.
     pub frontchannel_logout_uri: Option<String>,
+    /// Gets refresh tokens (bound to the SSO session unless `offline_access` is granted).
+    pub refresh_tokens: bool,
 }
 
 /// A client as an administrator describes it (`segl client add`, or the clients file).
@@ -100,6 +102,7 @@ pub struct ClientRegistration {
     pub min_acr: Option<String>,
     pub backchannel_logout_uri: Option<String>,
     pub frontchannel_logout_uri: Option<String>,
+    pub refresh_tokens: bool,
 }
 
 /// Why a registration was refused.
@@ -269,6 +272,7 @@ impl ClientRegistration {
             min_acr,
             backchannel_logout_uri: self.backchannel_logout_uri,
             frontchannel_logout_uri: self.frontchannel_logout_uri,
+            refresh_tokens: self.refresh_tokens,
         };
         Ok((client, generated))
     }

@@ -713,6 +713,7 @@ mod tests {
             min_acr: None,
             backchannel_logout_uri: None,
             frontchannel_logout_uri: None,
+            refresh_tokens: false,
         }
     }
 
@@ -731,6 +732,7 @@ mod tests {
             min_acr: None,
             backchannel_logout_uri: None,
             frontchannel_logout_uri: None,
+            refresh_tokens: false,
         }
     }
 

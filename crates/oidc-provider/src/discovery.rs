@@ -12,6 +12,8 @@ pub mod path {
     pub const JWKS: &str = "/jwks";
     pub const LOGIN: &str = "/login";
     pub const END_SESSION: &str = "/logout";
+    pub const REVOCATION: &str = "/revoke";
+    pub const INTROSPECTION: &str = "/introspect";
     pub const DISCOVERY: &str = "/.well-known/openid-configuration";
     pub const AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
 }
@@ -67,7 +69,11 @@ pub fn document(issuer: &str) -> Value {
         "frontchannel_logout_session_supported": true,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "revocation_endpoint": endpoint(path::REVOCATION),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint": endpoint(path::INTROSPECTION),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": algorithms,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],

@@ -14,6 +14,7 @@ pub mod level;
 pub mod logout;
 pub mod pkce;
 pub mod provider;
+pub mod refresh;
 pub mod session;
 pub mod store;
 pub mod tokens;

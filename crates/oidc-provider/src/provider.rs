@@ -53,6 +53,8 @@ pub struct ProviderSettings {
     pub code_lifetime_seconds: i64,
     pub id_token_lifetime_seconds: i64,
     pub access_token_lifetime_seconds: i64,
+    /// The longest an `offline_access` refresh token family lives.
+    pub offline_refresh_lifetime_seconds: i64,
     /// How long a citizen has to finish the login page.
     pub login_lifetime_seconds: i64,
     pub session: SessionPolicy,
@@ -131,6 +133,18 @@ pub enum DenialReason {
     NoSecondFactor,
     /// Too many wrong one-time codes.
     TooManyCodes,
+}
+
+/// What a citizen granted a client: the basis of every token issued from a login.
+#[derive(Debug, Clone)]
+pub(crate) struct Grant {
+    pub client_id: String,
+    pub citizen_id: Uuid,
+    pub sid: String,
+    pub scopes: Vec<String>,
+    pub acr: String,
+    pub amr: Vec<String>,
+    pub auth_time: i64,
 }
 
 /// The stored state of a pending request.
@@ -226,6 +240,8 @@ pub struct TokenResponse {
     pub expires_in: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub scope: String,
 }
 
@@ -470,7 +486,10 @@ impl Provider {
         }
     }
 
-    async fn active_citizen(&self, citizen_id: Uuid) -> Result<Option<Citizen>, InternalError> {
+    pub(crate) async fn active_citizen(
+        &self,
+        citizen_id: Uuid,
+    ) -> Result<Option<Citizen>, InternalError> {
         match self.registry.find_citizen_by_id(citizen_id).await {
             Ok(citizen) if citizen.is_active() => Ok(Some(citizen)),
             Ok(_) | Err(RegistryError::UnknownCitizen(_)) => Ok(None),
@@ -885,13 +904,18 @@ impl Provider {
                     .await
             }
             "client_credentials" => self.client_credentials(&client, single("scope")?),
+            "refresh_token" => {
+                let token = single("refresh_token")?
+                    .ok_or_else(|| TokenError::InvalidRequest("refresh_token is missing".into()))?;
+                self.refresh(&client, token, single("scope")?).await
+            }
             other => Err(TokenError::UnsupportedGrantType(format!(
                 "grant_type {other} is not supported"
             ))),
         }
     }
 
-    async fn authenticate_client(
+    pub(crate) async fn authenticate_client(
         &self,
         form: &[(String, String)],
         authorization: Option<&str>,
@@ -1008,21 +1032,23 @@ impl Provider {
             ));
         }
         let sub = self.subject(client, citizen.id);
-        let access_claims = AccessTokenClaims {
-            iss: self.settings.issuer.clone(),
-            sub: sub.clone(),
-            aud: self.settings.issuer.clone(),
-            exp: at + self.settings.access_token_lifetime_seconds,
-            iat: at,
-            jti,
+        let grant = Grant {
             client_id: client.id.clone(),
-            scope: scopes.join(" "),
-            auth_time: Some(row.auth_time),
-            acr: Some(row.acr.clone()),
-            amr: Some(amr.clone()),
-            sid: Some(row.sid.clone()),
+            citizen_id: citizen.id,
+            sid: row.sid.clone(),
+            scopes: scopes.clone(),
+            acr: row.acr.clone(),
+            amr: amr.clone(),
+            auth_time: row.auth_time,
         };
-        let access_token = self.sign(SigningAlg::ES256, Some("at+jwt"), &access_claims)?;
+        let access_token = self.mint_access_token(
+            &grant,
+            &sub,
+            jti.clone(),
+            at,
+            self.settings.access_token_lifetime_seconds,
+        )?;
+        let refresh_token = self.issue_refresh_token(client, &grant, &jti, at).await?;
         let mut released = self.identity_claims(&citizen, &scopes);
         released.extend(level_claims(&citizen, Some(&row.acr), &amr));
         let id_claims = IdTokenClaims {
@@ -1046,8 +1072,35 @@ impl Provider {
             token_type: "Bearer",
             expires_in: self.settings.access_token_lifetime_seconds,
             id_token: Some(id_token),
+            refresh_token,
             scope: scopes.join(" "),
         })
+    }
+
+    /// RFC 9068: an access token for a citizen's grant, signed ES256.
+    pub(crate) fn mint_access_token(
+        &self,
+        grant: &Grant,
+        sub: &str,
+        jti: String,
+        at: i64,
+        lifetime: i64,
+    ) -> Result<String, InternalError> {
+        let claims = AccessTokenClaims {
+            iss: self.settings.issuer.clone(),
+            sub: sub.to_owned(),
+            aud: self.settings.issuer.clone(),
+            exp: at + lifetime,
+            iat: at,
+            jti,
+            client_id: grant.client_id.clone(),
+            scope: grant.scopes.join(" "),
+            auth_time: Some(grant.auth_time),
+            acr: Some(grant.acr.clone()),
+            amr: Some(grant.amr.clone()),
+            sid: Some(grant.sid.clone()),
+        };
+        self.sign(SigningAlg::ES256, Some("at+jwt"), &claims)
     }
 
     /// RFC 6749 10.5: a reused code revokes the tokens issued from it.
@@ -1108,6 +1161,7 @@ impl Provider {
             token_type: "Bearer",
             expires_in: self.settings.access_token_lifetime_seconds,
             id_token: None,
+            refresh_token: None,
             scope: granted.join(" "),
         })
     }
@@ -1135,7 +1189,7 @@ impl Provider {
     }
 
     /// OIDC Core 5.4: the claims of the granted scopes.
-    fn identity_claims(
+    pub(crate) fn identity_claims(
         &self,
         citizen: &Citizen,
         scopes: &[String],

@@ -48,6 +48,7 @@ struct ClientRow {
     min_acr: Option<String>,
     backchannel_logout_uri: Option<String>,
     frontchannel_logout_uri: Option<String>,
+    refresh_tokens: i64,
     /// Only selected when listing.
     #[sqlx(default)]
     source: Option<String>,
@@ -87,6 +88,7 @@ impl TryFrom<ClientRow> for Client {
             jwks_uri: row.jwks_uri,
             backchannel_logout_uri: row.backchannel_logout_uri,
             frontchannel_logout_uri: row.frontchannel_logout_uri,
+            refresh_tokens: row.refresh_tokens != 0,
         })
     }
 }
@@ -145,6 +147,28 @@ impl TryFrom<SessionRow> for SsoSession {
     }
 }
 
+/// A refresh token as stored (the token itself only as its hash).
+#[derive(Debug, Clone, FromRow)]
+pub struct RefreshRow {
+    pub token_hash: String,
+    pub family_id: String,
+    pub client_id: String,
+    pub citizen_id: String,
+    pub sid: String,
+    pub scopes: String,
+    pub acr: String,
+    pub amr: String,
+    pub auth_time: i64,
+    pub offline: i64,
+    pub access_jti: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    #[sqlx(default)]
+    pub used_at: Option<i64>,
+    #[sqlx(default)]
+    pub revoked_at: Option<i64>,
+}
+
 /// An authorization code's grant, as stored.
 #[derive(Debug, Clone, FromRow)]
 pub struct CodeRow {
@@ -190,7 +214,7 @@ impl Store {
     pub async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
         let row: Option<ClientRow> = sqlx::query_as(
             "SELECT id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, jwks, jwks_uri, \
-             scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri FROM clients WHERE id = $1",
+             scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri, refresh_tokens FROM clients WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -202,7 +226,7 @@ impl Store {
     pub async fn find_clients(&self) -> Result<Vec<(Client, String)>, StoreError> {
         let rows: Vec<ClientRow> = sqlx::query_as(
             "SELECT id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, jwks, jwks_uri, \
-             scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri, source FROM clients ORDER BY id",
+             scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri, refresh_tokens, source FROM clients ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -229,15 +253,16 @@ impl Store {
              scopes = excluded.scopes, id_token_alg = excluded.id_token_alg, min_acr = excluded.min_acr, \
              backchannel_logout_uri = excluded.backchannel_logout_uri, \
              frontchannel_logout_uri = excluded.frontchannel_logout_uri, \
+             refresh_tokens = excluded.refresh_tokens, \
              source = excluded.source, updated_at = excluded.updated_at"
         } else {
             "ON CONFLICT (id) DO NOTHING"
         };
         let sql = format!(
             "INSERT INTO clients (id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, jwks, \
-             jwks_uri, scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri, source, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) {conflict}"
+             jwks_uri, scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri, refresh_tokens, \
+             source, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) {conflict}"
         );
         let result = sqlx::query(&sql)
             .bind(&client.id)
@@ -253,6 +278,7 @@ impl Store {
             .bind(client.min_acr.map(|level| level.as_str().to_owned()))
             .bind(client.backchannel_logout_uri.clone())
             .bind(client.frontchannel_logout_uri.clone())
+            .bind(i64::from(client.refresh_tokens))
             .bind(source)
             .bind(now)
             .execute(&self.pool)
@@ -587,6 +613,86 @@ impl Store {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
+    // ----- refresh tokens -----
+
+    pub async fn insert_refresh_token(&self, row: &RefreshRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, citizen_id, sid, scopes, acr, amr, auth_time, \
+             offline, access_jti, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&row.token_hash)
+        .bind(&row.family_id)
+        .bind(&row.client_id)
+        .bind(&row.citizen_id)
+        .bind(&row.sid)
+        .bind(&row.scopes)
+        .bind(&row.acr)
+        .bind(&row.amr)
+        .bind(row.auth_time)
+        .bind(row.offline)
+        .bind(row.access_jti.clone())
+        .bind(row.created_at)
+        .bind(row.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn find_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT token_hash, family_id, client_id, citizen_id, sid, scopes, acr, amr, auth_time, offline, access_jti, \
+             created_at, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Marks a refresh token used, only if it was not used or revoked before (compare-and-set:
+    /// of two concurrent refreshes with one token, one wins and the other is a reuse).
+    pub async fn update_refresh_used(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Revokes a whole family; returns the access token ids issued from it, to revoke them too.
+    pub async fn update_refresh_family_revoked(
+        &self,
+        family_id: &str,
+        now: i64,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(family_id)
+        .execute(&self.pool)
+        .await?;
+        let rows: Vec<(Option<String>, i64)> = sqlx::query_as(
+            "SELECT access_jti, created_at FROM refresh_tokens WHERE family_id = $1",
+        )
+        .bind(family_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(jti, created)| jti.map(|jti| (jti, created)))
+            .collect())
+    }
+
     // ----- revoked tokens and used assertions -----
 
     pub async fn insert_revoked_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
@@ -632,6 +738,7 @@ impl Store {
             "DELETE FROM used_assertions WHERE expires_at <= $1",
             "DELETE FROM revoked_tokens WHERE expires_at <= $1",
             "DELETE FROM session_clients WHERE expires_at <= $1",
+            "DELETE FROM refresh_tokens WHERE expires_at <= $1",
         ] {
             deleted += sqlx::query(sql)
                 .bind(now)

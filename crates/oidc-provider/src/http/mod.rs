@@ -7,6 +7,7 @@ mod form;
 mod login;
 mod logout;
 pub mod pages;
+mod revoke;
 mod token;
 mod userinfo;
 mod wellknown;
@@ -55,6 +56,8 @@ pub fn router(provider: Provider) -> Result<Router, minijinja::Error> {
         .route(path::TOKEN, post(token::token))
         .route(path::USERINFO, get(userinfo::get).post(userinfo::post))
         .route(path::END_SESSION, get(logout::get).post(logout::post))
+        .route(path::REVOCATION, post(revoke::revoke))
+        .route(path::INTROSPECTION, post(revoke::introspect))
         .route("/assets/segl.css", get(wellknown::stylesheet))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(error::not_found)
