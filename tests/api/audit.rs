@@ -1,23 +1,9 @@
 //! The audit log: append-only, hash-chained, verifiable with `segl audit verify`.
 
-use crate::helpers::{spawn_app, CPR};
+use crate::helpers::spawn_app;
 
 async fn some_events(app: &crate::helpers::TestApp) {
-    let output = app
-        .segl(&[
-            "citizen",
-            "add",
-            "--cpr",
-            CPR,
-            "--user-id",
-            "anna",
-            "--given-name",
-            "Anna",
-            "--family-name",
-            "Jensen",
-        ])
-        .await;
-    assert!(output.success, "{}", output.stderr);
+    app.cli_add_anna("anna", None).await;
     app.segl(&["citizen", "set-status", "anna", "suspended"])
         .await;
     app.segl(&["citizen", "set-status", "anna", "active"]).await;

@@ -169,6 +169,31 @@ impl TestApp {
         .await
     }
 
+    /// `segl citizen add` for Anna Jensen (CPR 070761-4285) with `user_id`, and a password
+    /// from stdin if one is given. Asserts that it succeeded.
+    pub async fn cli_add_anna(&self, user_id: &str, password: Option<&str>) {
+        let mut args = vec![
+            "citizen",
+            "add",
+            "--cpr",
+            CPR,
+            "--user-id",
+            user_id,
+            "--given-name",
+            "Anna",
+            "--family-name",
+            "Jensen",
+        ];
+        if password.is_some() {
+            args.push("--password-stdin");
+        }
+        let stdin = password
+            .map(|password| format!("{password}\n"))
+            .unwrap_or_default();
+        let output = self.segl_with_stdin(&args, &stdin).await;
+        assert!(output.success, "segl citizen add failed: {}", output.stderr);
+    }
+
     /// Counts the rows of an audit kind, straight from the database.
     pub async fn audit_count(&self, kind: &str) -> i64 {
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE kind = $1")

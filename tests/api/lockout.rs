@@ -1,29 +1,12 @@
 //! Failed attempts: counting, lockout with backoff, and one answer for unknown user IDs.
 
-use crate::helpers::{spawn_app, spawn_app_with, CPR};
+use crate::helpers::{spawn_app, spawn_app_with};
 use citizen_registry::{AuthenticationError, LoginContext};
 use secrecy::SecretString;
 
 async fn add_citizen(app: &crate::helpers::TestApp) {
-    let output = app
-        .segl_with_stdin(
-            &[
-                "citizen",
-                "add",
-                "--cpr",
-                CPR,
-                "--user-id",
-                "anna",
-                "--given-name",
-                "Anna",
-                "--family-name",
-                "Jensen",
-                "--password-stdin",
-            ],
-            "correct horse battery\n",
-        )
+    app.cli_add_anna("anna", Some("correct horse battery"))
         .await;
-    assert!(output.success, "{}", output.stderr);
 }
 
 async fn login(

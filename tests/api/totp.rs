@@ -1,26 +1,12 @@
 //! TOTP authenticators: enrolment through the CLI, sealed secrets, one use per code.
 
-use crate::helpers::{spawn_app, CPR};
+use crate::helpers::spawn_app;
 use citizen_registry::{LoginContext, TotpOutcome};
 
 #[tokio::test]
 async fn enrolled_code_is_accepted_once() {
     let app = spawn_app().await;
-    let output = app
-        .segl(&[
-            "citizen",
-            "add",
-            "--cpr",
-            CPR,
-            "--user-id",
-            "anna",
-            "--given-name",
-            "Anna",
-            "--family-name",
-            "Jensen",
-        ])
-        .await;
-    assert!(output.success, "{}", output.stderr);
+    app.cli_add_anna("anna", None).await;
     let output = app.segl(&["citizen", "totp", "enroll", "anna"]).await;
     assert!(output.success, "{}", output.stderr);
     let uri = output.stdout.trim();
