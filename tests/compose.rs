@@ -4,6 +4,9 @@
 //! No container runs here: the compose file is read as YAML, and the real `segl` binary is run
 //! with the nodes' environment (on SQLite) and a copy of the clients file they mount.
 
+// clippy.toml allows `expect` inside #[test] functions only; the helpers here are test code too.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use saphyr::{LoadableYamlNode, Scalar, Yaml};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};

@@ -5,14 +5,17 @@ use super::{error, AppState};
 use crate::provider::TokenError;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-/// The form fields and Authorization header of a client request, or the error response.
-fn read(
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Vec<(String, String)>, Option<String>), Response> {
+/// A client's request: its form fields and Authorization header.
+struct ClientRequest {
+    fields: Vec<(String, String)>,
+    authorization: Option<String>,
+}
+
+/// Reads a client request, or says why it is malformed.
+fn read(headers: &HeaderMap, body: &[u8]) -> Result<ClientRequest, TokenError> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -20,64 +23,56 @@ fn read(
     if !is_form {
         return Err(TokenError::InvalidRequest(
             "the body must be application/x-www-form-urlencoded".into(),
-        )
-        .into_response());
+        ));
     }
     let fields = form::parse(body).map_err(|_| {
         TokenError::InvalidRequest("the body is not valid form-urlencoded UTF-8".into())
-            .into_response()
     })?;
-    let authorization = match headers
-        .get(header::AUTHORIZATION)
-        .map(|value| value.to_str())
-    {
+    let authorization = match headers.get(header::AUTHORIZATION).map(|value| value.to_str()) {
         None => None,
         Some(Ok(value)) => Some(value.to_owned()),
         Some(Err(_)) => {
-            return Err(
-                TokenError::InvalidClient("the Authorization header is not ASCII".into())
-                    .into_response(),
-            )
+            return Err(TokenError::InvalidClient(
+                "the Authorization header is not ASCII".into(),
+            ))
         }
     };
-    Ok((fields, authorization))
+    Ok(ClientRequest {
+        fields,
+        authorization,
+    })
 }
 
 pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (fields, authorization) = match read(&headers, &body) {
-        Ok(read) => read,
-        Err(response) => return response,
+    let request = match read(&headers, &body) {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
     };
-    match state
+    let revoked = state
         .provider
-        .revoke(&fields, authorization.as_deref())
-        .await
-    {
+        .revoke(&request.fields, request.authorization.as_deref())
+        .await;
+    match revoked {
         // RFC 7009 2.2: 200 whether or not the token was valid.
         Ok(()) => {
             let mut response = StatusCode::OK.into_response();
-            response.headers_mut().insert(
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-store"),
-            );
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
         Err(error) => error.into_response(),
     }
 }
 
-pub async fn introspect(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (fields, authorization) = match read(&headers, &body) {
-        Ok(read) => read,
-        Err(response) => return response,
+pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let request = match read(&headers, &body) {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
     };
     match state
         .provider
-        .introspect(&fields, authorization.as_deref())
+        .introspect(&request.fields, request.authorization.as_deref())
         .await
     {
         Ok(answer) => error::token_success(answer),
