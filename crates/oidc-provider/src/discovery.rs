@@ -19,13 +19,15 @@ pub mod path {
 }
 
 /// Scopes and the claims each releases.
-pub const SCOPES: [(&str, &[&str]); 3] = [
+pub const SCOPES: [(&str, &[&str]); 4] = [
     ("openid", &["sub"]),
     (
         "profile",
         &["name", "given_name", "family_name", "birthdate"],
     ),
     ("email", &["email"]),
+    // OIDC Core 11: a refresh token that outlives the SSO session.
+    ("offline_access", &[]),
 ];
 
 /// Claims that are part of every ID token (OIDC Core 2) or describe the login.
