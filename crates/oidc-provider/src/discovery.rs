@@ -31,7 +31,7 @@ pub const SCOPES: [(&str, &[&str]); 4] = [
 ];
 
 /// Claims that are part of every ID token (OIDC Core 2) or describe the login.
-const PROTOCOL_CLAIMS: [&str; 12] = [
+const PROTOCOL_CLAIMS: [&str; 16] = [
     "iss",
     "sub",
     "aud",
@@ -44,6 +44,10 @@ const PROTOCOL_CLAIMS: [&str; 12] = [
     "azp",
     "at_hash",
     "sid",
+    "loa",
+    "ial",
+    "aal",
+    "session_expiry",
 ];
 
 /// The discovery document for `issuer` (no trailing slash).
