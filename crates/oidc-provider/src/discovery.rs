@@ -111,4 +111,43 @@ mod tests {
             json!(["S256"])
         );
     }
+
+    #[test]
+    fn every_claim_and_scope_the_provider_releases_is_listed() {
+        let document = document("https://login.example.dk");
+        let listed = |field: &str, value: &str| {
+            document[field]
+                .as_array()
+                .is_some_and(|values| values.iter().any(|listed| listed == value))
+        };
+        for claim in [
+            "acr",
+            "amr",
+            "sid",
+            "loa",
+            "ial",
+            "aal",
+            "session_expiry",
+            "name",
+            "email",
+        ] {
+            assert!(listed("claims_supported", claim), "{claim}");
+        }
+        for scope in ["openid", "profile", "email", "offline_access"] {
+            assert!(listed("scopes_supported", scope), "{scope}");
+        }
+        assert!(listed("grant_types_supported", "refresh_token"));
+        assert_eq!(
+            document["end_session_endpoint"],
+            "https://login.example.dk/logout"
+        );
+        assert_eq!(
+            document["revocation_endpoint"],
+            "https://login.example.dk/revoke"
+        );
+        assert_eq!(
+            document["introspection_endpoint"],
+            "https://login.example.dk/introspect"
+        );
+    }
 }
