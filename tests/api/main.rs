@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod account;
 mod audit;
 mod authorize_errors;
 mod browser;

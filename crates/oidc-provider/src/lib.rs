@@ -3,6 +3,7 @@
 //! Protocol rules live in plain modules (no axum, no sqlx) that take the time as an argument;
 //! `store` holds all of the crate's SQL and `http` maps requests to the domain and back.
 
+pub mod account;
 pub mod authorize;
 pub mod client;
 pub mod client_auth;

@@ -584,6 +584,25 @@ impl Store {
         Ok(result.rows_affected() > 0)
     }
 
+    /// A citizen's sessions that have not ended or passed their absolute end, newest first
+    /// (uses `sso_sessions_citizen`).
+    pub async fn find_sessions_of(
+        &self,
+        citizen_id: Uuid,
+        now: i64,
+    ) -> Result<Vec<SsoSession>, StoreError> {
+        let rows: Vec<SessionRow> = sqlx::query_as(
+            "SELECT sid, citizen_id, auth_time, amr, aal, last_seen_at, absolute_expires_at, ended_at \
+             FROM sso_sessions WHERE citizen_id = $1 AND ended_at IS NULL AND absolute_expires_at > $2 \
+             ORDER BY auth_time DESC",
+        )
+        .bind(citizen_id.to_string())
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(SsoSession::try_from).collect()
+    }
+
     /// Records that a client took part in a session (kept until the session's absolute end).
     pub async fn insert_session_client(
         &self,

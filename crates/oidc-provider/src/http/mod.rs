@@ -1,6 +1,7 @@
 //! HTTP: the router, security headers, and the handlers. A handler extracts, calls the
 //! [`Provider`], and maps the result; protocol decisions live outside this module.
 
+mod account;
 mod authorize;
 mod error;
 mod form;
@@ -56,6 +57,8 @@ pub fn router(provider: Provider) -> Result<Router, minijinja::Error> {
         .route(path::TOKEN, post(token::token))
         .route(path::USERINFO, get(userinfo::get).post(userinfo::post))
         .route(path::END_SESSION, get(logout::get).post(logout::post))
+        .route("/account", get(account::show))
+        .route("/account/sessions/end", post(account::end))
         .route(path::REVOCATION, post(revoke::revoke))
         .route(path::INTROSPECTION, post(revoke::introspect))
         .route("/assets/segl.css", get(wellknown::stylesheet))

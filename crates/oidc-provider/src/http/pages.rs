@@ -104,6 +104,16 @@ struct Texts {
     log_out: &'static str,
     logged_out: &'static str,
     logging_out_of: &'static str,
+    account_title: &'static str,
+    account_intro: &'static str,
+    sessions_caption: &'static str,
+    started: &'static str,
+    level: &'static str,
+    services: &'static str,
+    end_session: &'static str,
+    this_browser: &'static str,
+    session_ended: &'static str,
+    not_logged_in: &'static str,
 }
 
 const DANISH: Texts = Texts {
@@ -141,6 +151,16 @@ const DANISH: Texts = Texts {
     log_out: "Log af",
     logged_out: "Du er logget af.",
     logging_out_of: "Logger af tjeneste",
+    account_title: "Dine sessioner",
+    account_intro: "Her er dine aktive log-ins hos Segl,",
+    sessions_caption: "Aktive sessioner",
+    started: "Logget på",
+    level: "Niveau",
+    services: "Tjenester",
+    end_session: "Afslut session",
+    this_browser: "denne browser",
+    session_ended: "Sessionen er afsluttet, og tjenesterne har fået besked.",
+    not_logged_in: "Du er ikke logget på Segl i denne browser. Log på hos en tjeneste først.",
 };
 
 const ENGLISH: Texts = Texts {
@@ -178,6 +198,16 @@ const ENGLISH: Texts = Texts {
     log_out: "Log out",
     logged_out: "You are logged out.",
     logging_out_of: "Logging out of a service",
+    account_title: "Your sessions",
+    account_intro: "These are your active logins at Segl,",
+    sessions_caption: "Active sessions",
+    started: "Logged in",
+    level: "Level",
+    services: "Services",
+    end_session: "End session",
+    this_browser: "this browser",
+    session_ended: "The session has ended and its services were told.",
+    not_logged_in: "You are not logged in to Segl in this browser. Log in at a service first.",
 };
 
 fn texts(language: Language) -> &'static Texts {
@@ -214,6 +244,8 @@ impl Pages {
             "form_post.html",
             include_str!("../../templates/form_post.html"),
         )?;
+        environment.add_template("logout.html", include_str!("../../templates/logout.html"))?;
+        environment.add_template("account.html", include_str!("../../templates/account.html"))?;
         Ok(Self {
             environment: Arc::new(environment),
         })
@@ -464,6 +496,54 @@ impl Pages {
         page
     }
 
+    /// The citizen's sessions, or a notice that this browser has none.
+    pub fn account(
+        &self,
+        view: Option<&crate::account::AccountView>,
+        ended: bool,
+        headers: &HeaderMap,
+    ) -> Response {
+        let language = Language::choose(&[], headers);
+        let t = texts(language);
+        let Some(view) = view else {
+            return self.message(
+                language,
+                StatusCode::OK,
+                t.account_title,
+                t.not_logged_in,
+                None,
+                None,
+            );
+        };
+        let format_time = |at: i64| {
+            time::OffsetDateTime::from_unix_timestamp(at)
+                .ok()
+                .and_then(|at| {
+                    at.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_else(|| at.to_string())
+        };
+        let sessions: Vec<minijinja::Value> = view
+            .sessions
+            .iter()
+            .map(|session| {
+                context! {
+                    sid => session.sid, started => format_time(session.started_at), level => session.level,
+                    clients => session.clients, is_current => session.is_current,
+                }
+            })
+            .collect();
+        let body = self.render(
+            "account.html",
+            context! {
+                lang => language.code(), t, title => t.account_title, name => view.name, sessions,
+                csrf => view.csrf_token, ended,
+            },
+        );
+        html(StatusCode::OK, body)
+    }
+
     /// Sends the authorization response: a 303 redirect, or an auto-posting form (OAuth 2.0
     /// Form Post Response Mode) with a CSP nonce for its one script.
     pub fn respond(&self, response: &AuthorizationResponse, headers: &HeaderMap) -> Response {
@@ -531,5 +611,31 @@ mod tests {
     #[test]
     fn every_template_compiles() {
         Pages::new().expect("templates compile");
+    }
+
+    #[test]
+    fn every_template_is_registered() {
+        let pages = Pages::new().expect("templates compile");
+        for name in [
+            "base.html",
+            "login.html",
+            "message.html",
+            "form_post.html",
+            "logout.html",
+            "account.html",
+        ] {
+            assert!(
+                pages.environment.get_template(name).is_ok(),
+                "{name} is not registered"
+            );
+        }
+    }
+
+    #[test]
+    fn the_logout_confirmation_renders() {
+        let pages = Pages::new().expect("templates compile");
+        let response =
+            pages.logout_confirm("token", &[("state".into(), "s".into())], &HeaderMap::new());
+        assert_eq!(response.status(), StatusCode::OK);
     }
 }

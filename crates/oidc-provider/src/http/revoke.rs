@@ -28,7 +28,10 @@ fn read(headers: &HeaderMap, body: &[u8]) -> Result<ClientRequest, TokenError> {
     let fields = form::parse(body).map_err(|_| {
         TokenError::InvalidRequest("the body is not valid form-urlencoded UTF-8".into())
     })?;
-    let authorization = match headers.get(header::AUTHORIZATION).map(|value| value.to_str()) {
+    let authorization = match headers
+        .get(header::AUTHORIZATION)
+        .map(|value| value.to_str())
+    {
         None => None,
         Some(Ok(value)) => Some(value.to_owned()),
         Some(Err(_)) => {
@@ -65,7 +68,11 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Byt
     }
 }
 
-pub async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let request = match read(&headers, &body) {
         Ok(request) => request,
         Err(error) => return error.into_response(),
