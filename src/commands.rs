@@ -103,7 +103,7 @@ enum CitizenCommand {
     Import {
         file: PathBuf,
         /// Rows per transaction.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 10_000)]
         batch_size: usize,
     },
     /// Show a citizen by CPR number or user ID (never prints secrets).

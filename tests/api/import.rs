@@ -164,3 +164,38 @@ async fn a_clean_file_imports_every_row_and_exits_zero() {
     );
     assert_eq!(app.citizen_count().await, 28);
 }
+
+#[tokio::test]
+async fn a_duplicate_in_a_later_statement_of_one_batch_is_named() {
+    // One 5,000-row transaction is split into statements of 2,000 rows: a row of the second
+    // statement repeating a CPR number of the first is skipped and named.
+    let app = spawn_app().await;
+    let mut csv = String::from("cpr,user_id,given_name,family_name,email,password_hash\n");
+    let mut cprs = Vec::new();
+    for year in 0..99 {
+        for day in 1..=28 {
+            cprs.push(format!("{day:02}01{year:02}-1234"));
+        }
+    }
+    for (index, cpr) in cprs.iter().take(2100).enumerate() {
+        csv.push_str(&format!("{cpr},citizen{index},Given,Family,,\n"));
+    }
+    // Line 2,102: the CPR number of line 12 (index 10) again, with a new user ID.
+    csv.push_str(&format!("{},late.duplicate,Given,Family,,\n", cprs[10]));
+    let file = write_csv(csv.as_bytes());
+    let output = app
+        .segl(&[
+            "citizen",
+            "import",
+            "--batch-size",
+            "5000",
+            file.path().to_str().expect("utf-8 path"),
+        ])
+        .await;
+    assert_eq!(output.code, Some(1));
+    assert_eq!(
+        output.stderr.lines().next(),
+        Some("line 2102: a citizen with this CPR number is already registered")
+    );
+    assert_eq!(app.citizen_count().await, 2100);
+}
