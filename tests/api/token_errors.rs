@@ -193,11 +193,15 @@ async fn password_grant_type_is_unsupported_grant_type() {
     )
     .await;
     assert_token_error(&answer, 400, "unsupported_grant_type", "password");
-    for grant_type in [
-        "implicit",
-        "refresh_token",
-        "urn:ietf:params:oauth:grant-type:device_code",
-    ] {
+    // A refresh_token grant without the token is malformed, not unsupported.
+    let answer = post_token(
+        &app,
+        &[("grant_type", "refresh_token")],
+        Some((&client.id, &client.secret)),
+    )
+    .await;
+    assert_token_error(&answer, 400, "invalid_request", "refresh_token is missing");
+    for grant_type in ["implicit", "urn:ietf:params:oauth:grant-type:device_code"] {
         let answer = post_token(
             &app,
             &[("grant_type", grant_type)],

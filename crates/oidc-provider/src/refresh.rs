@@ -101,7 +101,7 @@ impl Provider {
                 "the refresh token was revoked".into(),
             ));
         }
-        if row.used_at.is_some() || !self.store.update_refresh_used(&token_hash, at).await? {
+        if row.used_at.is_some() {
             self.revoke_family(&row, at, true).await?;
             return Err(TokenError::InvalidGrant(
                 "the refresh token was already used; its grant is revoked".into(),
@@ -114,7 +114,8 @@ impl Provider {
         }
         if row.offline == 0 {
             let session = self.store.find_session_by_sid(&row.sid).await?;
-            if session.is_none_or(|session| session.ended_at.is_some()) {
+            // Without offline_access the grant ends with the SSO session: logout, idle or cap.
+            if !session.is_some_and(|session| session.is_live(&self.settings.session, at)) {
                 return Err(TokenError::InvalidGrant(
                     "the login session has ended".into(),
                 ));
@@ -145,6 +146,14 @@ impl Provider {
                 narrowed
             }
         };
+        // Only a request answered with tokens uses the token up: a refused one may be retried.
+        // Compare-and-set: of two concurrent refreshes with one token, the loser is a reuse.
+        if !self.store.update_refresh_used(&token_hash, at).await? {
+            self.revoke_family(&row, at, true).await?;
+            return Err(TokenError::InvalidGrant(
+                "the refresh token was already used; its grant is revoked".into(),
+            ));
+        }
         let grant = Grant {
             client_id: client.id.clone(),
             citizen_id,
@@ -280,7 +289,7 @@ impl Provider {
             }
             if row.offline == 0 {
                 let session = self.store.find_session_by_sid(&row.sid).await?;
-                if session.is_none_or(|session| session.ended_at.is_some()) {
+                if !session.is_some_and(|session| session.is_live(&self.settings.session, at)) {
                     return Ok(inactive);
                 }
             }
