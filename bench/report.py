@@ -73,7 +73,7 @@ def summarise(records):
         elif kind == "login":
             slot(record["server"], record["backend"]).setdefault("login_runs", []).append(record)
         elif kind == "argon2":
-            slot(record["server"], record["backend"])["argon2"] = record
+            slot(record["server"], record["backend"]).setdefault("argon2_runs", []).append(record)
         elif kind == "startup":
             target = slot(record["server"], record["backend"])
             key = "first_start" if record.get("first") else "starts"
@@ -115,16 +115,46 @@ def summarise(records):
             load["load_after"] = [r["machine"]["load_after"] for r in runs]
             load["other_cpu_percent"] = spread([r["machine"]["other_cpu_percent"] for r in runs])
             load["machine_busy_percent"] = spread([r["machine"]["machine_busy_percent"] for r in runs])
+            load["database_cpu_us_per_request"] = spread(
+                [
+                    1e6 * r["machine"].get("database_cpu_seconds", 0) / max(r["wrk"]["requests"], 1)
+                    for r in runs
+                ]
+            )
+            load["steal_percent"] = spread([r["machine"].get("steal_percent") for r in runs])
         logins = entry.get("login_runs")
+        argon2_runs = entry.get("argon2_runs", [])
         if logins:
-            argon2 = entry.get("argon2", {})
-            hash_seconds = argon2.get("hash_seconds_median")
+            # The hash time is taken before and after the login runs; the bound uses their mean.
+            hash_seconds = (
+                statistics.mean(r["hash_cpu_seconds_median"] for r in argon2_runs) if argon2_runs else None
+            )
+            argon2 = {
+                "hash_seconds_median": hash_seconds,
+                "hash_wall_seconds_median": statistics.mean(r["hash_wall_seconds_median"] for r in argon2_runs)
+                if argon2_runs
+                else None,
+                "bound_flows_per_second": (argon2_runs[0]["cores"] / hash_seconds) if hash_seconds else None,
+                "phases": {
+                    r.get("phase", "?"): {
+                        "hash_cpu_ms": 1e3 * r["hash_cpu_seconds_median"],
+                        "hash_wall_ms": 1e3 * r["hash_wall_seconds_median"],
+                        "load": r.get("load"),
+                    }
+                    for r in argon2_runs
+                },
+            }
+            entry["argon2"] = argon2
             login = {
                 "flows_per_second": spread([r["flows_per_second"] for r in logins]),
                 "flow_p99_ms": spread([r["flow_p99_ms"] for r in logins]),
                 "server_cpu_ms_per_flow": spread(
                     [1e3 * r["server_cpu_seconds_per_flow"] for r in logins if r.get("server_cpu_seconds_per_flow")]
                 ),
+                "database_cpu_ms_per_flow": spread(
+                    [1e3 * r["machine"].get("database_cpu_seconds", 0) / max(r["flows"], 1) for r in logins]
+                ),
+                "steal_percent": spread([r["machine"].get("steal_percent") for r in logins]),
                 "failed_flows": sum(r["failed_flows"] for r in logins),
                 "server_errors": sum(r["server_errors"] for r in logins),
                 "transport_errors": sum(r["transport_errors"] for r in logins),
@@ -137,7 +167,8 @@ def summarise(records):
             }
             if hash_seconds:
                 login["hash_ms"] = 1e3 * hash_seconds
-                login["hash_wall_ms"] = 1e3 * argon2.get("hash_wall_seconds_median", hash_seconds)
+                login["hash_wall_ms"] = 1e3 * argon2["hash_wall_seconds_median"]
+                login["hash_phases"] = argon2["phases"]
                 login["bound"] = argon2["bound_flows_per_second"]
                 login["fraction_of_bound"] = spread(
                     [r["flows_per_second"] / argon2["bound_flows_per_second"] for r in logins]
@@ -236,9 +267,10 @@ def render_markdown(summary):
         )
     lines.append("")
     lines.append(
-        "Per load below: *other CPU* is the machine's busy CPU during the runs minus the server's and the "
-        "load generator's own CPU (from /proc/stat, /proc/PID/stat and the generator's rusage), as a % of "
-        "all cores: work by other processes that competed with the measurement."
+        "Per load below: *other CPU* is the machine's busy CPU during the runs minus the server's, its "
+        "PostgreSQL backends' and the load generator's own CPU and minus steal (from /proc/stat, "
+        "/proc/PID/stat and the generator's rusage), as a % of all cores: work by other processes that "
+        "competed with the measurement. *Steal* is time the hypervisor gave to other guests."
     )
     lines.append("")
 
@@ -313,7 +345,10 @@ def render_markdown(summary):
         cells = []
         for key in segl_keys:
             segl_load = load_of(key, load)
-            cells.append(with_range(segl_load["server_cpu_us_per_request"], 0, 1, " µs") if segl_load else "–")
+            text = with_range(segl_load["server_cpu_us_per_request"], 0, 1, " µs") if segl_load else "–"
+            if segl_load and median_of(segl_load["database_cpu_us_per_request"]):
+                text += f" + PostgreSQL {with_range(segl_load['database_cpu_us_per_request'], 0, 1, ' µs')}"
+            cells.append(text)
         row(
             f"/token {alg}: server CPU per request",
             cells,
@@ -363,8 +398,9 @@ def render_markdown(summary):
         if login and login.get("bound"):
             cells.append(
                 f"{with_range(login['flows_per_second'], 1)} flows/s = {with_range(login['fraction_of_bound'], 0, 100, '%')} of the bound "
-                f"{num(login['bound'], 1)}/s ({run.get('cores')} cores ÷ {num(login['hash_ms'], 1)} ms CPU per argon2id, "
-                f"{num(login['hash_wall_ms'], 1)} ms wall); "
+                f"{num(login['bound'], 1)}/s ({run.get('cores')} cores ÷ {num(login['hash_ms'], 1)} ms CPU per argon2id, the mean of "
+                + " and ".join(f"{num(p['hash_cpu_ms'], 1)} ms {name}" for name, p in login["hash_phases"].items())
+                + " the runs); "
                 f"{login['workers']} workers; flow p99 {with_range(login['flow_p99_ms'], 0, 1, ' ms')}"
             )
             results.append((label[key], login["fraction_of_bound"]["median"] >= TARGETS["login_fraction"]))
@@ -382,12 +418,15 @@ def render_markdown(summary):
     cells = []
     for key in segl_keys:
         login = servers[key].get("login")
-        cells.append(
+        text = (
             f"{with_range(login.get('server_cpu_ms_per_flow_excluding_hash'), 1, 1, ' ms')} "
             f"(total {with_range(login.get('server_cpu_ms_per_flow'), 1, 1, ' ms')} − one hash {num(login.get('hash_ms'), 1)} ms)"
             if login
             else "–"
         )
+        if login and median_of(login.get("database_cpu_ms_per_flow")):
+            text += f"; plus PostgreSQL {with_range(login['database_cpu_ms_per_flow'], 1, 1, ' ms')} per flow"
+        cells.append(text)
     row("Login: server CPU per flow excluding the hash", cells, "–", "", "(diagnostic)", "")
 
     # Userinfo and introspection.
@@ -568,18 +607,21 @@ def render_markdown(summary):
     # Machine during each load.
     lines.append("## The machine during each load")
     lines.append("")
-    lines.append("| Server | Load | 1-min load before → after (per run) | Other CPU % (median, max) | Server CPU per request |")
-    lines.append("|---|---|---|---|---|")
+    lines.append("| Server | Load | 1-min load before → after (per run) | Other CPU % (median, max) | Steal % | Server CPU per request | PostgreSQL CPU per request |")
+    lines.append("|---|---|---|---|---|---|---|")
     for key, entry in servers.items():
         for name, load in entry["loads"].items():
             transitions = ", ".join(
                 f"{before.split()[0]}→{after.split()[0]}" for before, after in zip(load["load_before"], load["load_after"])
             )
             other = load["other_cpu_percent"]
+            steal = load["steal_percent"]
             lines.append(
                 f"| {key} | {name} | {transitions} | "
                 + (f"{other['median']:.1f}, {other['max']:.1f}" if other else "–")
-                + f" | {with_range(load['server_cpu_us_per_request'], 0, 1, ' µs')} |"
+                + f" | {(steal['median'] if steal else 0):.1f}"
+                + f" | {with_range(load['server_cpu_us_per_request'], 0, 1, ' µs')}"
+                + f" | {with_range(load['database_cpu_us_per_request'], 0, 1, ' µs') if median_of(load['database_cpu_us_per_request']) else '–'} |"
             )
         login = entry.get("login")
         if login:
@@ -587,16 +629,19 @@ def render_markdown(summary):
                 f"{before.split()[0]}→{after.split()[0]}" for before, after in zip(login["load_before"], login["load_after"])
             )
             other = login["other_cpu_percent"]
+            steal = login["steal_percent"]
             lines.append(
                 f"| {key} | login | {transitions} | "
                 + (f"{other['median']:.1f}, {other['max']:.1f}" if other else "–")
-                + f" | {with_range(login.get('server_cpu_ms_per_flow'), 1, 1, ' ms')} per flow |"
+                + f" | {(steal['median'] if steal else 0):.1f}"
+                + f" | {with_range(login.get('server_cpu_ms_per_flow'), 1, 1, ' ms')} per flow"
+                + f" | {with_range(login['database_cpu_ms_per_flow'], 1, 1, ' ms') + ' per flow' if median_of(login.get('database_cpu_ms_per_flow')) else '–'} |"
             )
     for backend, registry in summary["registry"].items():
         machine = registry["machine"]
         lines.append(
             f"| registry_bench | {backend} | {machine['load_before'].split()[0]}→{machine['load_after'].split()[0]} | "
-            f"{machine['other_cpu_percent']:.1f} | – |"
+            f"{machine['other_cpu_percent']:.1f} | {machine.get('steal_percent') or 0:.1f} | – | – |"
         )
     lines.append("")
     if node and peer:
