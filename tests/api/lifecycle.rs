@@ -251,25 +251,37 @@ pub(crate) async fn verified_jwt(jwks_url: &str, token: &str) -> (Value, Value) 
     (header, claims)
 }
 
-/// A relying party's back-channel logout endpoint: records every POSTed `logout_token`.
+/// A relying party's back-channel logout endpoint: records every POSTed `logout_token`, and
+/// answers 503 to the first `refuse` of them (recorded in `refused`).
 struct LogoutReceiver {
     url: String,
     tokens: Arc<Mutex<Vec<String>>>,
+    refused: Arc<Mutex<Vec<String>>>,
 }
 
 impl LogoutReceiver {
     async fn start() -> LogoutReceiver {
+        Self::start_refusing(0).await
+    }
+
+    async fn start_refusing(refuse: usize) -> LogoutReceiver {
         let tokens: Arc<Mutex<Vec<String>>> = Arc::default();
-        let recorded = Arc::clone(&tokens);
+        let refused: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (recorded, refusals) = (Arc::clone(&tokens), Arc::clone(&refused));
         let router = axum::Router::new().route(
             "/bc",
             axum::routing::post(
                 move |axum::Form(form): axum::Form<HashMap<String, String>>| {
-                    let recorded = Arc::clone(&recorded);
+                    let (recorded, refusals) = (Arc::clone(&recorded), Arc::clone(&refusals));
                     async move {
-                        if let Some(token) = form.get("logout_token") {
-                            recorded.lock().expect("lock").push(token.clone());
+                        let token = form.get("logout_token").cloned().unwrap_or_default();
+                        let mut refused = refusals.lock().expect("lock");
+                        if refused.len() < refuse {
+                            refused.push(token);
+                            return axum::http::StatusCode::SERVICE_UNAVAILABLE;
                         }
+                        recorded.lock().expect("lock").push(token);
+                        axum::http::StatusCode::OK
                     }
                 },
             ),
@@ -279,7 +291,11 @@ impl LogoutReceiver {
             .expect("bind the receiver");
         let url = format!("http://{}/bc", listener.local_addr().expect("bound"));
         tokio::spawn(async move { axum::serve(listener, router).await });
-        LogoutReceiver { url, tokens }
+        LogoutReceiver {
+            url,
+            tokens,
+            refused,
+        }
     }
 
     /// Waits up to 5 s for the first logout token.
@@ -776,4 +792,59 @@ async fn post_logout_redirect_uri_must_be_registered_exactly() {
         Some("http://localhost:9001/logged-out?state=af0ifjsldkj")
     );
     assert_logged_out(&app, &client, "after logout").await;
+}
+
+#[tokio::test]
+async fn a_refused_back_channel_delivery_is_retried_from_the_queue() {
+    let app = spawn_app().await;
+    app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
+    let receiver = LogoutReceiver::start_refusing(1).await;
+    let client = app
+        .add_client(ClientRegistration {
+            id: "portal-b".to_owned(),
+            name: "Portal B".to_owned(),
+            redirect_uris: vec![REDIRECT_B.to_owned()],
+            auth_method: "client_secret_basic".to_owned(),
+            scopes: vec!["profile".to_owned()],
+            backchannel_logout_uri: Some(receiver.url.clone()),
+            ..Default::default()
+        })
+        .await;
+    let tokens = log_in_and_redeem(&app, &client, "openid profile").await;
+
+    let response = logout_with_hint(&app, text(&tokens, "id_token")).await;
+    assert_eq!(response.status(), 200, "logged out");
+
+    // The first POST is refused with 503; the queued delivery is tried again a second later.
+    let delivered = receiver.first_token().await;
+    let refused = receiver.refused.lock().expect("lock").clone();
+    assert_eq!(refused.len(), 1, "one refused attempt");
+    let (_, first) = verified_jwt(&format!("{}/jwks", app.address), &refused[0]).await;
+    let (_, second) = verified_jwt(&format!("{}/jwks", app.address), &delivered).await;
+    assert_eq!(
+        first["jti"], second["jti"],
+        "a retry is the same logout (same jti)"
+    );
+    assert_eq!(second["sid"], first["sid"]);
+
+    let mut outcomes = Vec::new();
+    for _ in 0..50 {
+        outcomes = audit_details(&app, "logout.backchannel").await;
+        if !outcomes.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        outcomes.len(),
+        1,
+        "the outcome is audited once: {outcomes:?}"
+    );
+    assert_eq!(outcomes[0]["outcome"], "delivered (200)");
+    assert_eq!(outcomes[0]["attempts"], 2);
+    let (queued,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM backchannel_deliveries")
+        .fetch_one(&app.services.pool)
+        .await
+        .expect("count");
+    assert_eq!(queued, 0, "a delivered logout leaves the queue");
 }

@@ -2,10 +2,18 @@
 //! and reaching every client that took part in it.
 
 use crate::provider::{now, InternalError, Provider};
+use crate::store::{Delivery, NewDelivery};
 use crate::tokens::{self, LogoutTokenClaims, BACKCHANNEL_LOGOUT_EVENT};
 use citizen_registry::audit::AuditEvent;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
+
+/// How long a node holds a delivery while it tries it (longer than the 5 s request timeout).
+const DELIVERY_LEASE_SECONDS: i64 = 30;
+
+/// Waits before the retries of a back-channel delivery that failed: five attempts over about
+/// ten minutes, then the delivery is given up and audited as failed.
+const DELIVERY_RETRY_SECONDS: [i64; 4] = [1, 10, 60, 600];
 
 /// What the browser sees after a logout request.
 #[derive(Debug)]
@@ -161,18 +169,17 @@ impl Provider {
         })
     }
 
-    /// Ends a session and reaches its clients: back-channel tokens are posted in the
-    /// background (with retries), front-channel URLs are returned for iframes.
+    /// Ends a session and reaches its clients: back-channel deliveries are queued in the
+    /// database with the session's end and tried at once in the background (any node retries
+    /// what is left), front-channel URLs are returned for iframes.
     pub async fn end_everywhere(
         &self,
         sid: &str,
         citizen_id: uuid::Uuid,
     ) -> Result<Vec<String>, InternalError> {
         let at = now();
-        if !self.store.update_session_ended(sid, at).await? {
-            return Ok(Vec::new());
-        }
         let mut frontchannel = Vec::new();
+        let mut deliveries = Vec::new();
         let mut events = vec![AuditEvent::new("logout", Some(citizen_id), "citizen", at)];
         for client_id in self.store.find_session_clients(sid).await? {
             let Some(client) = self.store.find_client(&client_id).await? else {
@@ -187,23 +194,11 @@ impl Provider {
                     frontchannel.push(url.to_string());
                 }
             }
-            if let Some(uri) = client.backchannel_logout_uri.clone() {
-                let claims = LogoutTokenClaims {
-                    iss: self.settings.issuer.clone(),
-                    sub: self.subject(&client, citizen_id),
-                    aud: client.id.clone(),
-                    iat: at,
-                    exp: at + 120,
-                    jti: tokens::random_token()?,
-                    sid: sid.to_owned(),
-                    events: serde_json::json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
-                };
-                let token = self.sign(client.id_token_alg, Some("logout+jwt"), &claims)?;
-                let provider = self.clone();
-                tokio::spawn(async move {
-                    provider
-                        .deliver_backchannel(client.id, uri, token, citizen_id)
-                        .await
+            if client.backchannel_logout_uri.is_some() {
+                deliveries.push(NewDelivery {
+                    id: tokens::random_token()?,
+                    client_id: client.id.clone(),
+                    citizen_id,
                 });
             }
             events.push(
@@ -211,50 +206,134 @@ impl Provider {
                     .with_client(&client_id),
             );
         }
+        if !self
+            .store
+            .update_session_ended_queueing(sid, at, &deliveries)
+            .await?
+        {
+            return Ok(Vec::new());
+        }
         self.registry
             .store()
             .insert_audit_events(events)
             .await
             .map_err(|error| InternalError::Registry(error.into()))?;
+        if !deliveries.is_empty() {
+            let provider = self.clone();
+            tokio::spawn(async move {
+                if let Err(error) = provider.deliver_due_logouts().await {
+                    tracing::warn!(%error, "back-channel logout delivery failed");
+                }
+            });
+        }
         Ok(frontchannel)
     }
 
-    /// Back-Channel Logout 1.0 2.5: POST `logout_token`; 200 or 204 is success. Three tries
-    /// with backoff, 5 s timeout each; the outcome is audited.
-    async fn deliver_backchannel(
-        &self,
-        client_id: String,
-        uri: String,
-        token: String,
-        citizen_id: uuid::Uuid,
-    ) {
-        let mut outcome = "failed".to_owned();
+    /// Back-Channel Logout 1.0 2.5: tries every queued delivery that is due. Each node calls
+    /// this every second and after each logout; a row is leased while it is tried, so exactly
+    /// one node makes each attempt. Returns how many attempts were made.
+    pub async fn deliver_due_logouts(&self) -> Result<usize, InternalError> {
+        let at = now();
+        let due = self.store.find_due_deliveries(at, 64).await?;
         let mut attempts = 0;
-        for attempt in 0..3u32 {
-            attempts = attempt + 1;
-            match self
-                .http
-                .post(&uri)
-                .form(&[("logout_token", token.as_str())])
-                .send()
-                .await
+        for delivery in due {
+            if !self
+                .store
+                .claim_delivery(&delivery, at, at + DELIVERY_LEASE_SECONDS)
+                .await?
             {
-                Ok(response) if response.status().is_success() => {
-                    outcome = format!("delivered ({})", response.status().as_u16());
-                    break;
-                }
-                Ok(response) => outcome = format!("refused ({})", response.status().as_u16()),
-                Err(error) if error.is_timeout() => outcome = "timed out".to_owned(),
-                Err(_) => outcome = "unreachable".to_owned(),
+                continue;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
+            attempts += 1;
+            self.attempt_delivery(delivery).await?;
         }
-        tracing::info!(client_id = %client_id, outcome = %outcome, attempts, "back-channel logout");
-        let event = AuditEvent::new("logout.backchannel", Some(citizen_id), "system", now())
-            .with_client(&client_id)
-            .with_detail(serde_json::json!({ "outcome": outcome, "attempts": attempts }));
-        if let Err(error) = self.registry.store().insert_audit_events(vec![event]).await {
-            tracing::warn!(%error, "auditing a back-channel logout failed");
+        Ok(attempts)
+    }
+
+    /// One POST of a fresh `logout_token` (signed now, so a retry is never stale); 200 or 204
+    /// is success. The final outcome (delivered, or given up after the last retry, or the
+    /// client is gone) is audited with the number of attempts.
+    async fn attempt_delivery(&self, delivery: Delivery) -> Result<(), InternalError> {
+        let attempt = delivery.attempts + 1;
+        let client = self.store.find_client(&delivery.client_id).await?;
+        let Some((client, uri)) = client.and_then(|client| {
+            let uri = client.backchannel_logout_uri.clone()?;
+            Some((client, uri))
+        }) else {
+            self.store.delete_delivery(&delivery.id).await?;
+            return self
+                .audit_delivery(
+                    &delivery,
+                    "client has no back-channel endpoint",
+                    attempt - 1,
+                )
+                .await;
+        };
+        let at = now();
+        let claims = LogoutTokenClaims {
+            iss: self.settings.issuer.clone(),
+            sub: self.subject(&client, delivery.citizen_id),
+            aud: client.id.clone(),
+            iat: at,
+            exp: at + 120,
+            jti: delivery.id.clone(),
+            sid: delivery.sid.clone(),
+            events: serde_json::json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
+        };
+        let token = self.sign(client.id_token_alg, Some("logout+jwt"), &claims)?;
+        let outcome = match self
+            .http
+            .post(&uri)
+            .form(&[("logout_token", token.as_str())])
+            .send()
+            .await
+        {
+            Ok(response) if response.status().is_success() => {
+                let outcome = format!("delivered ({})", response.status().as_u16());
+                self.store.delete_delivery(&delivery.id).await?;
+                return self.audit_delivery(&delivery, &outcome, attempt).await;
+            }
+            Ok(response) => format!("refused ({})", response.status().as_u16()),
+            Err(error) if error.is_timeout() => "timed out".to_owned(),
+            Err(_) => "unreachable".to_owned(),
+        };
+        match usize::try_from(delivery.attempts)
+            .ok()
+            .and_then(|done| DELIVERY_RETRY_SECONDS.get(done))
+        {
+            Some(delay) => {
+                tracing::info!(client_id = %client.id, outcome = %outcome, attempt, "back-channel logout: will retry");
+                self.store
+                    .update_delivery_retry(&delivery.id, now() + delay)
+                    .await?;
+                Ok(())
+            }
+            None => {
+                self.store.delete_delivery(&delivery.id).await?;
+                self.audit_delivery(&delivery, &outcome, attempt).await
+            }
         }
+    }
+
+    async fn audit_delivery(
+        &self,
+        delivery: &Delivery,
+        outcome: &str,
+        attempts: i64,
+    ) -> Result<(), InternalError> {
+        tracing::info!(client_id = %delivery.client_id, outcome = %outcome, attempts, "back-channel logout");
+        let event = AuditEvent::new(
+            "logout.backchannel",
+            Some(delivery.citizen_id),
+            "system",
+            now(),
+        )
+        .with_client(&delivery.client_id)
+        .with_detail(serde_json::json!({ "outcome": outcome, "attempts": attempts }));
+        self.registry
+            .store()
+            .insert_audit_events(vec![event])
+            .await
+            .map_err(|error| InternalError::Registry(error.into()))
     }
 }
