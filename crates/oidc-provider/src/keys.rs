@@ -10,17 +10,19 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::error::Unspecified;
 use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair, RsaPublicKeyComponents,
-    ECDSA_P256_SHA256_FIXED_SIGNING,
+    ECDSA_P256_SHA256_FIXED_SIGNING, RSA_PKCS1_SHA256, RSA_PSS_SHA256,
 };
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, Header};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -61,9 +63,12 @@ pub enum KeyError {
     /// A rotation plan names a key the set does not hold; reload the keys and plan again.
     #[error("no key has the key id {0:?}")]
     UnknownKid(String),
-    /// jsonwebtoken could not serialize the claims or sign the token.
+    /// The claims did not serialize.
+    #[error("could not serialize the JWT")]
+    Serializing(#[source] serde_json::Error),
+    /// The crypto library could not sign; nothing to fix but to retry.
     #[error("could not sign the JWT")]
-    Signing(#[source] jsonwebtoken::errors::Error),
+    Signing(#[source] Unspecified),
 }
 
 /// The jsonwebtoken algorithm for one of ours.
@@ -89,7 +94,7 @@ pub struct SigningKey {
     /// PKCS#8 v1 `PrivateKeyInfo` (RFC 5208) DER, the form the store encrypts and keeps.
     pkcs8_der: Vec<u8>,
     created_at: i64,
-    encoding_key: EncodingKey,
+    key_pair: Arc<PreparedKeyPair>,
     decoding_key: DecodingKey,
     /// The public JWK with `kid`, `alg` and `use`, ready for the JWK Set.
     public_jwk: Value,
@@ -119,7 +124,7 @@ impl SigningKey {
         if kid.is_empty() {
             return Err(invalid("the key id is empty".to_owned()));
         }
-        let (encoding_key, public_key) = parse_pkcs8(alg, &pkcs8_der).map_err(&invalid)?;
+        let (key_pair, public_key) = parse_pkcs8(alg, &pkcs8_der).map_err(&invalid)?;
         let decoding_key = public_key
             .decoding_key()
             .map_err(|error| invalid(error.to_string()))?;
@@ -129,7 +134,7 @@ impl SigningKey {
             alg,
             pkcs8_der,
             created_at,
-            encoding_key,
+            key_pair: Arc::new(key_pair),
             decoding_key,
             public_jwk,
         })
@@ -248,9 +253,37 @@ impl PublicKey {
     }
 }
 
-/// Parses PKCS#8 DER with aws-lc-rs (which also rejects material of another key type) and
-/// prepares the jsonwebtoken signing key and the public key members.
-fn parse_pkcs8(alg: SigningAlg, der: &[u8]) -> Result<(EncodingKey, PublicKey), String> {
+/// A private key parsed once, when the key is loaded. (jsonwebtoken 10's aws-lc-rs signer parses
+/// its DER into a key pair again for every signature, which for RSA costs about as much as the
+/// signature itself; its API takes no parsed key, so signing uses aws-lc-rs directly and
+/// jsonwebtoken stays for headers and verification.)
+enum PreparedKeyPair {
+    Ec(EcdsaKeyPair),
+    Rsa(RsaKeyPair, &'static dyn aws_lc_rs::signature::RsaEncoding),
+    Ed(Ed25519KeyPair),
+}
+
+impl PreparedKeyPair {
+    /// RFC 7518 3: the JWS signature of `message` (ECDSA as fixed-width R || S, 3.4).
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Unspecified> {
+        match self {
+            PreparedKeyPair::Ec(key_pair) => Ok(key_pair
+                .sign(&SystemRandom::new(), message)?
+                .as_ref()
+                .to_vec()),
+            PreparedKeyPair::Rsa(key_pair, padding) => {
+                let mut signature = vec![0; key_pair.public_modulus_len()];
+                key_pair.sign(*padding, &SystemRandom::new(), message, &mut signature)?;
+                Ok(signature)
+            }
+            PreparedKeyPair::Ed(key_pair) => Ok(key_pair.sign(message).as_ref().to_vec()),
+        }
+    }
+}
+
+/// Parses PKCS#8 DER with aws-lc-rs (which also rejects material of another key type) into the
+/// key pair that signs and the public key members.
+fn parse_pkcs8(alg: SigningAlg, der: &[u8]) -> Result<(PreparedKeyPair, PublicKey), String> {
     match alg {
         SigningAlg::ES256 => {
             let key_pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
@@ -263,13 +296,11 @@ fn parse_pkcs8(alg: SigningAlg, der: &[u8]) -> Result<(EncodingKey, PublicKey), 
                 }
                 _ => return Err("the P-256 public key is not an uncompressed point".to_owned()),
             };
-            // jsonwebtoken's aws-lc-rs signer reads EC keys as PKCS#8.
-            let encoding_key = EncodingKey::from_ec_der(der);
             let public_key = PublicKey::Ec {
                 x: URL_SAFE_NO_PAD.encode(x),
                 y: URL_SAFE_NO_PAD.encode(y),
             };
-            Ok((encoding_key, public_key))
+            Ok((PreparedKeyPair::Ec(key_pair), public_key))
         }
         SigningAlg::RS256 | SigningAlg::PS256 => {
             let key_pair = RsaKeyPair::from_pkcs8(der).map_err(|rejected| rejected.to_string())?;
@@ -280,55 +311,25 @@ fn parse_pkcs8(alg: SigningAlg, der: &[u8]) -> Result<(EncodingKey, PublicKey), 
             // `ring-io`) as big-endian bytes without leading zeros, which is the Base64urlUInt
             // form RFC 7518 2 and 6.3.1 require; no DER reader of our own is needed.
             let components = RsaPublicKeyComponents::<Vec<u8>>::from(key_pair.public_key());
-            let encoding_key = rsa_encoding_key(der, &key_pair)?;
             let public_key = PublicKey::Rsa {
                 n: URL_SAFE_NO_PAD.encode(&components.n),
                 e: URL_SAFE_NO_PAD.encode(&components.e),
             };
-            Ok((encoding_key, public_key))
+            let padding: &'static dyn aws_lc_rs::signature::RsaEncoding = match alg {
+                SigningAlg::PS256 => &RSA_PSS_SHA256,
+                _ => &RSA_PKCS1_SHA256,
+            };
+            Ok((PreparedKeyPair::Rsa(key_pair, padding), public_key))
         }
         SigningAlg::EdDSA => {
             let key_pair =
                 Ed25519KeyPair::from_pkcs8(der).map_err(|rejected| rejected.to_string())?;
-            // jsonwebtoken's aws-lc-rs signer reads Ed25519 keys as PKCS#8.
-            let encoding_key = EncodingKey::from_ed_der(der);
             let public_key = PublicKey::Okp {
                 x: URL_SAFE_NO_PAD.encode(key_pair.public_key().as_ref()),
             };
-            Ok((encoding_key, public_key))
+            Ok((PreparedKeyPair::Ed(key_pair), public_key))
         }
     }
-}
-
-/// jsonwebtoken's aws-lc-rs signer loads RSA keys with `RsaKeyPair::from_der`, which reads a
-/// PKCS#1 `RSAPrivateKey` (RFC 8017 A.1.2), while we store PKCS#8 (RFC 5208) and aws-lc-rs exports
-/// no PKCS#1. jsonwebtoken's own PEM loader unwraps the PKCS#1 key from a PKCS#8 "PRIVATE KEY"
-/// (RFC 7468 10), so we hand it that PEM form once, here, rather than parse DER ourselves.
-fn rsa_encoding_key(pkcs8_der: &[u8], key_pair: &RsaKeyPair) -> Result<EncodingKey, String> {
-    let encoding_key = EncodingKey::from_rsa_pem(pkcs8_pem(pkcs8_der).as_bytes())
-        .map_err(|error| error.to_string())?;
-    // Check the unwrapped key now, so a bad conversion fails at load time, not at the first token.
-    let unwrapped =
-        RsaKeyPair::from_der(encoding_key.inner()).map_err(|rejected| rejected.to_string())?;
-    if unwrapped.public_key().as_ref() != key_pair.public_key().as_ref() {
-        return Err("the PKCS#1 key inside the PKCS#8 document does not match it".to_owned());
-    }
-    Ok(encoding_key)
-}
-
-/// RFC 7468 10: PKCS#8 as PEM, base64 lines of 64 characters.
-fn pkcs8_pem(pkcs8_der: &[u8]) -> String {
-    let body = STANDARD.encode(pkcs8_der);
-    let mut pem = String::with_capacity(body.len() + body.len() / 64 + 64);
-    pem.push_str("-----BEGIN PRIVATE KEY-----\n");
-    for (index, character) in body.chars().enumerate() {
-        if index > 0 && index % 64 == 0 {
-            pem.push('\n');
-        }
-        pem.push(character);
-    }
-    pem.push_str("\n-----END PRIVATE KEY-----\n");
-    pem
 }
 
 /// Signs `claims` as a JWS compact serialization with the key's `alg` and `kid` in the header.
@@ -346,7 +347,20 @@ pub fn sign_jwt(
     header.kid = Some(key.kid.clone());
     // RFC 8725 3.11: explicit typing keeps one kind of token from passing for another.
     header.typ = header_typ.map(str::to_owned);
-    jsonwebtoken::encode(&header, claims, &key.encoding_key).map_err(KeyError::Signing)
+    let header = serde_json::to_vec(&header).map_err(KeyError::Serializing)?;
+    let claims = serde_json::to_vec(claims).map_err(KeyError::Serializing)?;
+    // RFC 7515 7.1: BASE64URL(header) || '.' || BASE64URL(payload), then '.' || BASE64URL(sig).
+    let mut jws = String::with_capacity((header.len() + claims.len()) * 4 / 3 + 360);
+    URL_SAFE_NO_PAD.encode_string(&header, &mut jws);
+    jws.push('.');
+    URL_SAFE_NO_PAD.encode_string(&claims, &mut jws);
+    let signature = key
+        .key_pair
+        .sign(jws.as_bytes())
+        .map_err(KeyError::Signing)?;
+    jws.push('.');
+    URL_SAFE_NO_PAD.encode_string(&signature, &mut jws);
+    Ok(jws)
 }
 
 /// Where a key is in its lifecycle.
