@@ -154,7 +154,7 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let maintenance = tokio::spawn(maintain(self.provider.clone(), self.key_refresh));
-        let deliveries = tokio::spawn(deliver_logouts(self.provider.clone()));
+        let per_second = tokio::spawn(every_second(self.provider.clone()));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -162,19 +162,23 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         maintenance.abort();
-        deliveries.abort();
+        per_second.abort();
         served
     }
 }
 
-/// Every node tries the queued back-channel logout deliveries that are due, once a second
-/// (an indexed query that usually finds nothing). A delivery is leased while it is tried, so
-/// nodes never post the same one at once; a node that stops leaves its rows to the others.
-async fn deliver_logouts(provider: Provider) {
+/// Every second on every node: drop the client cache if a client changed anywhere (an indexed
+/// read of one row), and try the queued back-channel logout deliveries that are due (an
+/// indexed query that usually finds nothing). A delivery is leased while it is tried, so nodes
+/// never post the same one at once; a node that stops leaves its rows to the others.
+async fn every_second(provider: Provider) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        if let Err(error) = provider.refresh_client_cache().await {
+            tracing::warn!(%error, "client cache refresh failed");
+        }
         if let Err(error) = provider.deliver_due_logouts().await {
             tracing::warn!(%error, "back-channel logout delivery failed");
         }

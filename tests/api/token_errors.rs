@@ -1024,3 +1024,33 @@ async fn token_body_over_64_kib_is_payload_too_large() {
     assert_eq!(response.status(), 413);
     assert_still_healthy(&app).await;
 }
+
+#[tokio::test]
+async fn a_removed_client_is_refused_once_the_client_cache_sees_the_change() {
+    let app = spawn_app().await;
+    let client = app.add_basic_client("rp-removed", CALLBACK).await;
+    let form = [("grant_type", "client_credentials"), ("scope", "profile")];
+    let basic = Some((client.id.as_str(), client.secret.as_str()));
+    // Two grants: the first reads the client from the database, the second from the cache.
+    for _ in 0..2 {
+        assert_eq!(post_token(&app, &form, basic).await.status, 200);
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    // `segl client remove` does this, from another process.
+    assert!(app
+        .services
+        .provider_store
+        .delete_client(&client.id)
+        .await
+        .expect("removed"));
+    // Each node polls the clients version once a second and then forgets the client.
+    let mut answer = post_token(&app, &form, basic).await;
+    for _ in 0..30 {
+        if answer.status != 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        answer = post_token(&app, &form, basic).await;
+    }
+    assert_token_error(&answer, 401, "invalid_client", "a removed client");
+}

@@ -7,6 +7,7 @@ pub mod account;
 pub mod authorize;
 pub mod client;
 pub mod client_auth;
+pub mod client_cache;
 pub mod discovery;
 pub mod http;
 pub mod keyring;

@@ -7,6 +7,7 @@ use crate::authorize::{
 };
 use crate::client::{Client, ClientAuthMethod, SigningAlg};
 use crate::client_auth::{self, ClientCredentials};
+use crate::client_cache::ClientCache;
 use crate::discovery;
 use crate::keyring::KeyRing;
 use crate::level;
@@ -273,6 +274,8 @@ pub struct Provider {
     discovery_json: Arc<str>,
     /// For back-channel logout deliveries.
     pub(crate) http: reqwest::Client,
+    /// Clients for client authentication, dropped when any client changes.
+    clients: ClientCache,
 }
 
 impl Provider {
@@ -299,6 +302,7 @@ impl Provider {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|error| InternalError::Signing(error.to_string()))?,
+            clients: ClientCache::default(),
         })
     }
 
@@ -927,12 +931,15 @@ impl Provider {
                 _ => TokenError::InvalidClient(error.to_string()),
             }
         })?;
-        let client = self.store.find_client(credentials.client_id()).await?;
+        let client = self
+            .clients
+            .find(&self.store, credentials.client_id())
+            .await?;
         let at = now();
         let token_endpoint = self.settings.token_endpoint();
         let audiences = [self.settings.issuer.as_str(), token_endpoint.as_str()];
         let authenticated =
-            client_auth::authenticate(&credentials, client.as_ref(), &audiences, at)
+            client_auth::authenticate(&credentials, client.as_deref(), &audiences, at)
                 .map_err(|error| TokenError::InvalidClient(error.to_string()))?;
         let Some(client) = client else {
             return Err(TokenError::InvalidClient("unknown client".into()));
@@ -955,7 +962,12 @@ impl Provider {
                 ));
             }
         }
-        Ok(client)
+        Ok(Client::clone(&client))
+    }
+
+    /// Drops the client cache if a client changed anywhere; every node calls this each second.
+    pub async fn refresh_client_cache(&self) -> Result<bool, InternalError> {
+        Ok(self.clients.refresh(&self.store).await?)
     }
 
     async fn exchange_code(

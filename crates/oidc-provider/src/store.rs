@@ -247,6 +247,15 @@ pub struct NewCode<'a> {
     pub expires_at: i64,
 }
 
+async fn bump_clients_version(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE clients_version SET version = version + 1 WHERE id = 1")
+        .execute(&mut **transaction)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     pub fn new(pool: AnyPool) -> Self {
         Self { pool }
@@ -307,6 +316,7 @@ impl Store {
              source, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) {conflict}"
         );
+        let mut transaction = self.pool.begin().await?;
         let result = sqlx::query(&sql)
             .bind(&client.id)
             .bind(&client.name)
@@ -324,17 +334,36 @@ impl Store {
             .bind(i64::from(client.refresh_tokens))
             .bind(source)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await?;
-        Ok(result.rows_affected() > 0)
+        let changed = result.rows_affected() > 0;
+        if changed {
+            bump_clients_version(&mut transaction).await?;
+        }
+        transaction.commit().await?;
+        Ok(changed)
     }
 
     pub async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
+        let mut transaction = self.pool.begin().await?;
         let result = sqlx::query("DELETE FROM clients WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *transaction)
             .await?;
-        Ok(result.rows_affected() > 0)
+        let deleted = result.rows_affected() > 0;
+        if deleted {
+            bump_clients_version(&mut transaction).await?;
+        }
+        transaction.commit().await?;
+        Ok(deleted)
+    }
+
+    /// Bumped with every change to `clients`: nodes compare it to drop their client cache.
+    pub async fn find_clients_version(&self) -> Result<i64, StoreError> {
+        let (version,): (i64,) = sqlx::query_as("SELECT version FROM clients_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(version)
     }
 
     // ----- signing keys -----
