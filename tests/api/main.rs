@@ -17,5 +17,6 @@ mod lifecycle;
 mod lockout;
 mod nodes;
 mod oidc_flow;
+mod overload;
 mod token_errors;
 mod totp;
