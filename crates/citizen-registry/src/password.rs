@@ -1,11 +1,10 @@
-//! Password hashing with argon2id, off the async runtime, with a bounded number in flight.
+//! Password hashing with argon2id, off the async runtime, on a fixed pool of threads.
 
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 
 /// argon2id cost parameters (OWASP: m = 19 MiB, t = 2, p = 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,22 +84,30 @@ pub fn check_phc_hash(hash: &str) -> Result<(), PasswordError> {
     Ok(())
 }
 
-/// Hashes and verifies passwords on tokio's blocking pool.
+/// One hash or verification, run on a hashing thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Hashes and verifies passwords on `max_in_flight` threads of its own (one per core by
+/// default), never on the async runtime.
 ///
 /// At most `max_in_flight` hashes run at once (each pins a core for tens of milliseconds);
-/// at most `queue_limit` more wait for a slot, and beyond that callers get
-/// [`PasswordError::Overloaded`] at once instead of queueing without bound.
+/// at most `queue_limit` more wait in the queue, and beyond that callers get
+/// [`PasswordError::Overloaded`] at once instead of queueing without bound. The threads live as
+/// long as the hasher: each argon2 pass allocates `memory_kib`, and a fixed set of threads
+/// keeps that memory in a fixed set of allocator arenas (on tokio's blocking pool, threads come
+/// and go and each new one can strand another block: hundreds of MiB after a burst).
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Arc<Argon2<'static>>,
-    slots: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
     /// Hashes running or waiting for a slot.
     pending: Arc<AtomicUsize>,
     /// `max_in_flight + queue_limit`: more pending than this is shed.
     capacity: usize,
     /// A hash of a random password with the same cost, verified when a user ID is unknown so a
-    /// failed login takes the same time whether or not the user ID exists.
-    decoy_hash: Arc<String>,
+    /// failed login takes the same time whether or not the user ID exists. Made on a hashing
+    /// thread right after start, not before the server can answer.
+    decoy_hash: Arc<OnceLock<String>>,
 }
 
 impl PasswordHasher {
@@ -112,18 +119,42 @@ impl PasswordHasher {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|error| PasswordError::Parameters(error.to_string()))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let salt = SaltString::generate(&mut OsRng);
-        let decoy = format!("decoy-{}", uuid::Uuid::new_v4());
-        let decoy_hash = argon2
-            .hash_password(decoy.as_bytes(), &salt)
-            .map_err(|_| PasswordError::Internal)?
-            .to_string();
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..max_in_flight.max(1) {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("argon2-{index}"))
+                .spawn(move || loop {
+                    // The lock is held only while waiting for the next job; it ends when every
+                    // hasher clone (every sender) is gone.
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        // A panicking job must not take the thread (and a core) with it.
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
+                        Err(_) => return,
+                    }
+                })
+                .map_err(|_| PasswordError::Internal)?;
+        }
         Ok(Self {
             argon2: Arc::new(argon2),
-            slots: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            jobs,
             pending: Arc::new(AtomicUsize::new(0)),
             capacity: max_in_flight.max(1) + queue_limit,
-            decoy_hash: Arc::new(decoy_hash),
+            decoy_hash: Arc::default(),
+        })
+        .inspect(|hasher| {
+            let (argon2, decoy) = (Arc::clone(&hasher.argon2), Arc::clone(&hasher.decoy_hash));
+            // If the queue is gone there is nothing to warm; the first decoy makes it then.
+            let _ = hasher.jobs.send(Box::new(move || {
+                decoy.get_or_init(|| make_decoy(&argon2));
+            }));
         })
     }
 
@@ -161,8 +192,15 @@ impl PasswordHasher {
 
     /// Spends the time of one verification without a real hash (unknown user ID).
     pub async fn verify_decoy(&self, password: SecretString) -> Result<bool, PasswordError> {
-        let decoy = self.decoy_hash.as_ref().clone();
-        self.verify(password, decoy).await.map(|_| false)
+        let (argon2, decoy) = (Arc::clone(&self.argon2), Arc::clone(&self.decoy_hash));
+        self.run(move || {
+            let decoy = decoy.get_or_init(|| make_decoy(&argon2));
+            if let Ok(parsed) = PasswordHash::new(decoy) {
+                let _ = argon2.verify_password(password.expose_secret().as_bytes(), &parsed);
+            }
+            Ok(false)
+        })
+        .await
     }
 
     async fn run<T, F>(&self, work: F) -> Result<T, PasswordError>
@@ -171,27 +209,39 @@ impl PasswordHasher {
         T: Send + 'static,
     {
         let already_pending = self.pending.fetch_add(1, Ordering::AcqRel);
-        // Decrements `pending` however this future ends, including when it is dropped.
-        let _pending = PendingGuard(&self.pending);
+        // Counts the job until it has run (or is dropped unrun), even if the caller goes away
+        // first: a cancelled login's hash still occupies a thread.
+        let pending = PendingGuard(Arc::clone(&self.pending));
         if already_pending >= self.capacity {
             return Err(PasswordError::Overloaded);
         }
-        let permit = Arc::clone(&self.slots)
-            .acquire_owned()
-            .await
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let result = work();
+                drop(pending);
+                // The caller may have gone (request cancelled): then nobody reads the answer.
+                let _ = answer.send(result);
+            }))
             .map_err(|_| PasswordError::Internal)?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(|_| PasswordError::Internal)?
+        answered.await.map_err(|_| PasswordError::Internal)?
     }
 }
 
-struct PendingGuard<'a>(&'a AtomicUsize);
+/// The argon2id hash of a random password (an empty string only if hashing fails, which with
+/// valid parameters it does not; verifying against it is then still false).
+fn make_decoy(argon2: &Argon2<'static>) -> String {
+    let salt = SaltString::generate(&mut OsRng);
+    let decoy = format!("decoy-{}", uuid::Uuid::new_v4());
+    argon2
+        .hash_password(decoy.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .unwrap_or_default()
+}
 
-impl Drop for PendingGuard<'_> {
+struct PendingGuard(Arc<AtomicUsize>);
+
+impl Drop for PendingGuard {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
