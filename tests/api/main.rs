@@ -11,6 +11,7 @@ mod audit;
 mod authorize_errors;
 mod browser;
 mod citizens;
+mod claims;
 mod database;
 mod import;
 mod lifecycle;

@@ -1739,10 +1739,9 @@ impl Provider {
         }
         if at >= session.auth_time + self.settings.cpr_match_window_seconds {
             record(audit("refused_login_too_old")).await?;
-            return Err(CprMatchError::Refused(format!(
-                "a CPR match is only possible within {} minutes of the login",
-                self.settings.cpr_match_window_seconds / 60
-            )));
+            return Err(CprMatchError::Refused(
+                "the CPR-match window after this login has passed".to_owned(),
+            ));
         }
         if !self
             .store
