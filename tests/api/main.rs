@@ -18,5 +18,7 @@ mod lifecycle;
 mod lockout;
 mod nodes;
 mod oidc_flow;
+mod poa;
+mod professional;
 mod token_errors;
 mod totp;
