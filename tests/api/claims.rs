@@ -527,3 +527,61 @@ async fn discovery_advertises_the_claim_model() {
         assert!(scopes.iter().any(|listed| listed == scope), "{scope}");
     }
 }
+
+/// Serves `document` at `/sector.json` on a random loopback port; returns its URL.
+async fn serve_sector_document(document: &'static str) -> String {
+    let router = axum::Router::new().route(
+        "/sector.json",
+        axum::routing::get(move || async move { document }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{address}/sector.json")
+}
+
+#[tokio::test]
+async fn the_sector_identifier_document_is_fetched_and_must_list_every_redirect_uri() {
+    let app = spawn_app().await;
+    let uri =
+        serve_sector_document(r#"["http://localhost:9001/cb", "http://localhost:9002/cb"]"#).await;
+    let add = |id: &'static str, redirect: &'static str| {
+        let uri = uri.clone();
+        let app = &app;
+        async move {
+            app.segl(&[
+                "client",
+                "add",
+                "--id",
+                id,
+                "--name",
+                id,
+                "--redirect-uri",
+                redirect,
+                "--auth-method",
+                "client_secret_basic",
+                "--sector-identifier-uri",
+                &uri,
+            ])
+            .await
+        }
+    };
+    let listed = add("listed", "http://localhost:9002/cb").await;
+    assert!(listed.success, "{}", listed.stderr);
+    let unlisted = add("unlisted", "http://localhost:9003/cb").await;
+    assert!(!unlisted.success);
+    assert_eq!(
+        unlisted.stderr.trim(),
+        format!(
+            "error: sector_identifier_uri {uri}: redirect URI http://localhost:9003/cb is not listed in the sector identifier document"
+        )
+    );
+    let (sector,): (Option<String>,) =
+        sqlx::query_as("SELECT sector_identifier FROM clients WHERE id = 'listed'")
+            .fetch_one(&app.services.pool)
+            .await
+            .expect("client");
+    assert_eq!(sector.as_deref(), Some("127.0.0.1"));
+}
