@@ -821,6 +821,7 @@ fn print_citizen(citizen: &Citizen, json: bool) -> anyhow::Result<()> {
         "failed_attempts": citizen.failed_attempts,
         "locked_until": citizen.locked_until,
         "modulus_11": citizen.cpr.passes_modulus_11(),
+        "name_protected": citizen.name_protected,
     });
     if json {
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -844,6 +845,14 @@ fn print_citizen(citizen: &Citizen, json: bool) -> anyhow::Result<()> {
         if citizen.has_totp { "enrolled" } else { "none" }
     );
     println!("failed:      {}", citizen.failed_attempts);
+    println!(
+        "protected:   {}",
+        if citizen.name_protected {
+            "name and address"
+        } else {
+            "no"
+        }
+    );
     Ok(())
 }
 

@@ -435,6 +435,12 @@ async fn a_protected_citizen_has_the_name_masked_at_private_clients_only() {
         output.stdout.trim(),
         "name and address protection of anna.jensen is on"
     );
+    let shown = app.segl(&["citizen", "show", USER_ID]).await;
+    assert!(
+        shown.stdout.contains("protected:   name and address"),
+        "{}",
+        shown.stdout
+    );
     let private = app
         .add_basic_client("private", "http://localhost:9001/cb")
         .await;

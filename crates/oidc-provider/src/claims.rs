@@ -20,10 +20,6 @@ pub fn is_identity_type(value: &str) -> bool {
     value == PERSON_URI || value == PROFESSIONAL_URI
 }
 
-/// RFC 8693-style principal prefixes of `privileges` groups.
-pub const CPR_PRINCIPAL_PREFIX: &str = "urn:dk:gov:saml:cprNumberIdentifier:";
-pub const CVR_PRINCIPAL_PREFIX: &str = "urn:dk:gov:saml:cvrNumberIdentifier:";
-
 /// Scopes and the claims each releases. `loa`, `ial` and `aal` describe the login and are in
 /// every ID token; they are listed under `nemlogin` as NemLog-In groups them.
 pub const SCOPES: [(&str, &[&str]); 8] = [
@@ -335,6 +331,58 @@ mod tests {
             &[],
         );
         assert_eq!(public["name"], "Anna Jensen");
+    }
+
+    #[test]
+    fn a_professional_login_and_a_power_of_attorney_add_their_claims() {
+        let citizen = citizen(false);
+        let client = client(&["nemlogin", "professional", "privileges"], true, false);
+        let scopes = vec![
+            "openid".to_owned(),
+            "nemlogin".to_owned(),
+            "privileges".to_owned(),
+        ];
+        let professional = ProfessionalIdentity {
+            pro_uuid: "p-1".into(),
+            cvr: "12345674".into(),
+            org_name: "Demo ApS".into(),
+            authorized_to_represent: vec!["12345674".into()],
+        };
+        let acting_for = ActingFor {
+            principal_scope: "urn:dk:gov:saml:cvrNumberIdentifier:12345674".into(),
+            privileges: vec!["tax.read".into()],
+        };
+        let claims = release(&Release {
+            citizen: &citizen,
+            client: &client,
+            scopes: &scopes,
+            requested: &[],
+            subject: "sub-1",
+            professional: Some(&professional),
+            acting_for: Some(&acting_for),
+            today: date!(2026 - 01 - 01),
+        });
+        assert_eq!(claims["identity_type"], "professional");
+        assert_eq!(claims["cvr"], "12345674");
+        assert_eq!(claims["pro_uuid"], "p-1");
+        assert_eq!(claims["act"], serde_json::json!({ "sub": "sub-1" }));
+        assert_eq!(
+            claims["privileges"][0]["scope"],
+            "urn:dk:gov:saml:cvrNumberIdentifier:12345674"
+        );
+        // Not a public authority: no privileges, whatever it asks.
+        let private = self::client(&["privileges"], false, false);
+        let claims = release(&Release {
+            client: &private,
+            acting_for: Some(&acting_for),
+            professional: None,
+            citizen: &citizen,
+            scopes: &scopes,
+            requested: &[],
+            subject: "sub-1",
+            today: date!(2026 - 01 - 01),
+        });
+        assert!(!claims.contains_key("privileges") && !claims.contains_key("act"));
     }
 
     #[test]

@@ -216,6 +216,22 @@ enum Choices {
     Denied(&'static str),
 }
 
+/// A pending choice, loaded: the login's session, citizen and client, and what is offered.
+struct ChoiceState {
+    session: SsoSession,
+    citizen: Citizen,
+    client: Client,
+    options: Vec<(Choice, String)>,
+}
+
+/// A citizen's access token, checked (see `Provider::bearer_grant`).
+struct BearerGrant {
+    claims: AccessTokenClaims,
+    session: SsoSession,
+    client: Client,
+    citizen: Citizen,
+}
+
 /// How the browser of a login is known: by the stored hash, or by its cookie (if any).
 enum Browser<'a> {
     Hash(String),
@@ -688,8 +704,9 @@ impl Provider {
         let mut view = self.view(&row, &pending, name);
         if pending.choose_sid.is_some() {
             match self.choice_state(&pending).await? {
-                Some((_, _, _, options)) => {
-                    view.choices = options
+                Some(state) => {
+                    view.choices = state
+                        .options
                         .into_iter()
                         .map(|(choice, label)| ChoiceOption {
                             value: choice.value(),
@@ -705,11 +722,10 @@ impl Provider {
 
     /// For a pending choice: the session, citizen and client, and the options (None: the
     /// login is gone or there is nothing to choose any more).
-    #[allow(clippy::type_complexity)]
     async fn choice_state(
         &self,
         pending: &PendingRequest,
-    ) -> Result<Option<(SsoSession, Citizen, Client, Vec<(Choice, String)>)>, InternalError> {
+    ) -> Result<Option<ChoiceState>, InternalError> {
         let Some(sid) = &pending.choose_sid else {
             return Ok(None);
         };
@@ -727,7 +743,12 @@ impl Provider {
             .choices(&pending.request, &client, &citizen, now())
             .await?
         {
-            Choices::Ask(options) => Ok(Some((session, citizen, client, options))),
+            Choices::Ask(options) => Ok(Some(ChoiceState {
+                session,
+                citizen,
+                client,
+                options,
+            })),
             Choices::Decided(_) | Choices::Denied(_) => Ok(None),
         }
     }
@@ -746,7 +767,13 @@ impl Provider {
         else {
             return Ok(FormOutcome::Expired);
         };
-        let Some((session, citizen, client, options)) = self.choice_state(&pending).await? else {
+        let Some(ChoiceState {
+            session,
+            citizen,
+            client,
+            options,
+        }) = self.choice_state(&pending).await?
+        else {
             return Ok(FormOutcome::Expired);
         };
         // Only an offered option counts: an expired or revoked power of attorney is not offered.
@@ -1671,12 +1698,10 @@ impl Provider {
 
     /// The grant behind a citizen's access token: the token verified, not revoked, its session
     /// live, its client and citizen still there. `Err` carries the `invalid_token` description.
-    #[allow(clippy::type_complexity)]
     async fn bearer_grant(
         &self,
         access_token: &str,
-    ) -> Result<Result<(AccessTokenClaims, SsoSession, Client, Citizen), &'static str>, InternalError>
-    {
+    ) -> Result<Result<BearerGrant, &'static str>, InternalError> {
         let Ok(claims) = self.keys.verify_access_token::<AccessTokenClaims>(
             access_token,
             &self.settings.issuer,
@@ -1703,7 +1728,12 @@ impl Provider {
         if self.subject(&client, citizen.id) != claims.sub {
             return Ok(Err("the access token does not match its session"));
         }
-        Ok(Ok((claims, session, client, citizen)))
+        Ok(Ok(BearerGrant {
+            claims,
+            session,
+            client,
+            citizen,
+        }))
     }
 
     // ----- /cpr-match -----
@@ -1712,7 +1742,12 @@ impl Provider {
     /// the logged-in citizen? Three tries per login at a client, within the configured window
     /// after `auth_time`; every call is audited, never with the number.
     pub async fn cpr_match(&self, access_token: &str, cpr: &str) -> Result<bool, CprMatchError> {
-        let (claims, session, client, citizen) = match self.bearer_grant(access_token).await? {
+        let BearerGrant {
+            claims,
+            session,
+            client,
+            citizen,
+        } = match self.bearer_grant(access_token).await? {
             Ok(grant) => grant,
             Err(description) => return Err(CprMatchError::InvalidToken(description)),
         };
@@ -1770,7 +1805,12 @@ impl Provider {
 
     /// OIDC Core 5.3: the claims of the token's scopes, with the same `sub` as the ID token.
     pub async fn userinfo(&self, access_token: &str) -> Result<serde_json::Value, UserinfoError> {
-        let (claims, session, client, citizen) = match self.bearer_grant(access_token).await? {
+        let BearerGrant {
+            claims,
+            session,
+            client,
+            citizen,
+        } = match self.bearer_grant(access_token).await? {
             Ok(grant) => grant,
             Err(description) => return Err(UserinfoError::InvalidToken(description)),
         };
