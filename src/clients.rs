@@ -35,11 +35,46 @@ struct ClientEntry {
     frontchannel_logout_uri: Option<String>,
     #[serde(default)]
     refresh_tokens: bool,
+    #[serde(default)]
+    public_authority: bool,
+    #[serde(default)]
+    cpr_entitled: bool,
+    /// `pairwise` (default) or `public`.
+    subject_type: Option<String>,
+    /// Fetched at load; it must list every redirect URI (OIDC Registration 5).
+    sector_identifier_uri: Option<String>,
 }
 
 /// The scopes a client may be registered for.
 pub fn supported_scopes() -> Vec<&'static str> {
     SCOPES.iter().map(|(scope, _)| *scope).collect()
+}
+
+/// OIDC Registration 5: fetches the `sector_identifier_uri` document and checks that it lists
+/// every redirect URI of the client.
+pub async fn check_sector_identifier(uri: &str, redirect_uris: &[String]) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("building the HTTP client")?;
+    let response = http
+        .get(uri)
+        .send()
+        .await
+        .with_context(|| format!("cannot fetch sector_identifier_uri {uri}"))?;
+    if !response.status().is_success() {
+        anyhow::bail!(
+            "sector_identifier_uri {uri} answered HTTP {}",
+            response.status().as_u16()
+        );
+    }
+    let body = response
+        .text()
+        .await
+        .with_context(|| format!("cannot read sector_identifier_uri {uri}"))?;
+    oidc_provider::client::check_sector_document(redirect_uris, &body)
+        .map_err(|problem| anyhow::anyhow!("sector_identifier_uri {uri}: {problem}"))
 }
 
 /// Reads a JWK Set file.
@@ -86,7 +121,16 @@ pub async fn load_file(services: &Services, path: &Path) -> anyhow::Result<usize
             backchannel_logout_uri: entry.backchannel_logout_uri,
             frontchannel_logout_uri: entry.frontchannel_logout_uri,
             refresh_tokens: entry.refresh_tokens,
+            public_authority: entry.public_authority,
+            cpr_entitled: entry.cpr_entitled,
+            subject_type: entry.subject_type,
+            sector_identifier_uri: entry.sector_identifier_uri,
         };
+        if let Some(uri) = &registration.sector_identifier_uri {
+            check_sector_identifier(uri, &registration.redirect_uris)
+                .await
+                .with_context(|| format!("client {id}"))?;
+        }
         let (client, generated) = registration
             .validate(&scopes)
             .with_context(|| format!("client {id}"))?;

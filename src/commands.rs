@@ -2,8 +2,8 @@
 
 use anyhow::{bail, Context};
 use citizen_registry::{
-    AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, Email, NationalId, NewCitizen,
-    PersonName, UserId,
+    AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, Cvr, Email, NationalId, NewCitizen,
+    Organisation, OrganisationName, PersonName, Principal, Privilege, UserId,
 };
 use clap::{Args, Parser, Subcommand};
 use oidc_provider::client::{ClientRegistration, SigningAlg};
@@ -42,6 +42,12 @@ enum Command {
     /// Manage relying parties (clients).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage organisations (by CVR number).
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage powers of attorney.
+    #[command(subcommand)]
+    Poa(PoaCommand),
     /// Inspect the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -128,6 +134,64 @@ enum CitizenCommand {
     /// TOTP authenticators.
     #[command(subcommand)]
     Totp(TotpCommand),
+    /// Set name and address protection: non-public clients no longer get the name.
+    SetProtected {
+        who: String,
+        /// Clear the protection instead.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Give a citizen a professional identity at a registered organisation.
+    Employ {
+        who: String,
+        #[arg(long)]
+        cvr: String,
+        /// The citizen may represent the organisation (authorized_to_represent).
+        #[arg(long)]
+        authorized_to_represent: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Register an organisation: CVR number (8 digits, modulus 11) and name.
+    Add {
+        #[arg(long)]
+        cvr: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PoaCommand {
+    /// Let a citizen (the agent) act for a citizen or an organisation (the principal).
+    Grant {
+        /// The agent, by user ID or CPR number.
+        #[arg(long)]
+        agent: String,
+        #[arg(
+            long,
+            conflicts_with = "principal_cvr",
+            required_unless_present = "principal_cvr"
+        )]
+        principal_cpr: Option<String>,
+        #[arg(long)]
+        principal_cvr: Option<String>,
+        /// Comma-separated privilege names.
+        #[arg(long, value_delimiter = ',', required = true)]
+        privileges: Vec<String>,
+        /// Start: YYYY-MM-DD (UTC midnight) or RFC 3339; now by default.
+        #[arg(long)]
+        from: Option<String>,
+        /// End (exclusive): YYYY-MM-DD (UTC midnight) or RFC 3339.
+        #[arg(long)]
+        until: String,
+    },
+    /// Revoke a power of attorney by its id.
+    Revoke { id: String },
+    /// List the powers of attorney a citizen holds.
+    List { who: String },
 }
 
 #[derive(Subcommand)]
@@ -186,7 +250,7 @@ enum ClientCommand {
         #[arg(long)]
         jwks_uri: Option<String>,
         /// Scopes the client may request (openid is always allowed); repeat or space-separate.
-        #[arg(long = "scope")]
+        #[arg(long = "scope", visible_alias = "scopes")]
         scopes: Vec<String>,
         /// ES256 (default), RS256, PS256 or EdDSA.
         #[arg(long)]
@@ -203,6 +267,19 @@ enum ClientCommand {
         /// Issue refresh tokens (they end with the SSO session unless offline_access is granted).
         #[arg(long)]
         refresh_tokens: bool,
+        /// A public authority: sees protected names; may get privileges and the public subject.
+        #[arg(long)]
+        public_authority: bool,
+        /// May receive the CPR number (dk_cpr, scope cpr); only with --public-authority.
+        #[arg(long)]
+        cpr_entitled: bool,
+        /// pairwise (default) or public (the citizen's cpr_uuid; public authorities only).
+        #[arg(long)]
+        subject_type: Option<String>,
+        /// A https URL listing the client's redirect URIs (fetched now); its host is the sector
+        /// whose clients share pairwise subjects.
+        #[arg(long)]
+        sector_identifier_uri: Option<String>,
     },
     /// List registered clients.
     List,
@@ -243,6 +320,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Citizen(command) => citizen(&Services::open(&settings).await?, command).await?,
         Command::Client(command) => client(&Services::open(&settings).await?, command).await?,
+        Command::Org(command) => org(&Services::open(&settings).await?, command).await?,
+        Command::Poa(command) => poa(&Services::open(&settings).await?, command).await?,
         Command::Keys(KeysCommand::List) => {
             let ring = Services::open(&settings).await?.key_ring().await?;
             for (kid, alg, state, created_at) in ring.entries() {
@@ -436,6 +515,33 @@ async fn citizen(services: &Services, command: CitizenCommand) -> anyhow::Result
                 status.as_str()
             );
         }
+        CitizenCommand::SetProtected { who, off } => {
+            let citizen = find(services, &who).await?;
+            registry.set_name_protected(&citizen, !off, ADMIN).await?;
+            println!(
+                "name and address protection of {} is {}",
+                citizen.user_id.as_str(),
+                if off { "off" } else { "on" }
+            );
+        }
+        CitizenCommand::Employ {
+            who,
+            cvr,
+            authorized_to_represent,
+        } => {
+            let cvr = Cvr::parse(&cvr)?;
+            let citizen = find(services, &who).await?;
+            let employment = registry
+                .employ(&citizen, &cvr, authorized_to_represent, ADMIN)
+                .await?;
+            println!(
+                "{} is employed at {} (CVR {}); professional UUID {}",
+                citizen.user_id.as_str(),
+                employment.organisation.name.as_str(),
+                cvr.as_str(),
+                employment.pro_uuid
+            );
+        }
         CitizenCommand::SetIal { who, level } => {
             let level = AssuranceLevel::parse(&level)?;
             let citizen = find(services, &who).await?;
@@ -483,6 +589,126 @@ async fn citizen(services: &Services, command: CitizenCommand) -> anyhow::Result
     Ok(())
 }
 
+async fn org(services: &Services, command: OrgCommand) -> anyhow::Result<()> {
+    match command {
+        OrgCommand::Add { cvr, name } => {
+            let organisation = Organisation {
+                cvr: Cvr::parse(&cvr)?,
+                name: OrganisationName::parse(&name)?,
+            };
+            services
+                .registry
+                .add_organisation(&organisation, ADMIN)
+                .await?;
+            println!(
+                "added organisation {} (CVR {})",
+                organisation.name.as_str(),
+                organisation.cvr.as_str()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A date (`YYYY-MM-DD`, UTC midnight) or an RFC 3339 instant, as epoch seconds.
+fn parse_instant(input: &str, what: &str) -> anyhow::Result<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(instant) = time::OffsetDateTime::parse(input, &Rfc3339) {
+        return Ok(instant.unix_timestamp());
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(input, &format)
+        .map_err(|_| anyhow::anyhow!("{what} '{input}' is not YYYY-MM-DD or an RFC 3339 time"))?;
+    Ok(date.midnight().assume_utc().unix_timestamp())
+}
+
+fn format_instant(seconds: i64) -> String {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|instant| instant.format(&Rfc3339).ok())
+        .unwrap_or_else(|| seconds.to_string())
+}
+
+async fn poa(services: &Services, command: PoaCommand) -> anyhow::Result<()> {
+    let registry = &services.registry;
+    match command {
+        PoaCommand::Grant {
+            agent,
+            principal_cpr,
+            principal_cvr,
+            privileges,
+            from,
+            until,
+        } => {
+            let principal = match (principal_cpr, principal_cvr) {
+                (Some(cpr), None) => Principal::Citizen(NationalId::parse(&cpr)?),
+                (None, Some(cvr)) => Principal::Organisation(Cvr::parse(&cvr)?),
+                _ => bail!("give exactly one of --principal-cpr and --principal-cvr"),
+            };
+            let privileges = privileges
+                .iter()
+                .map(|privilege| Privilege::parse(privilege))
+                .collect::<Result<Vec<_>, _>>()?;
+            let valid_from = match from {
+                Some(from) => parse_instant(&from, "--from")?,
+                None => oidc_provider::provider::now(),
+            };
+            let valid_until = parse_instant(&until, "--until")?;
+            let agent = find(services, &agent).await?;
+            let poa = registry
+                .grant_power_of_attorney(
+                    &agent,
+                    principal,
+                    privileges,
+                    valid_from,
+                    valid_until,
+                    ADMIN,
+                )
+                .await?;
+            println!(
+                "granted power of attorney {} to {} for {} until {}",
+                poa.id,
+                agent.user_id.as_str(),
+                poa.principal.label(),
+                format_instant(poa.valid_until)
+            );
+        }
+        PoaCommand::Revoke { id } => {
+            let id = uuid::Uuid::parse_str(id.trim())
+                .map_err(|_| anyhow::anyhow!("'{id}' is not a power of attorney id (a UUID)"))?;
+            registry.revoke_power_of_attorney(id, ADMIN).await?;
+            println!("revoked power of attorney {id}");
+        }
+        PoaCommand::List { who } => {
+            let agent = find(services, &who).await?;
+            let now = oidc_provider::provider::now();
+            for poa in registry.powers_of_attorney(agent.id).await? {
+                let state = if poa.revoked_at.is_some() {
+                    "revoked"
+                } else if poa.is_usable(now) {
+                    "valid"
+                } else if now < poa.valid_from {
+                    "not yet valid"
+                } else {
+                    "expired"
+                };
+                let privileges: Vec<&str> = poa.privileges.iter().map(Privilege::as_str).collect();
+                println!(
+                    "{}  {:<14} for {}  privileges={}  {} .. {}",
+                    poa.id,
+                    state,
+                    poa.principal.label(),
+                    privileges.join(","),
+                    format_instant(poa.valid_from),
+                    format_instant(poa.valid_until)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<()> {
     let store = &services.provider_store;
     match command {
@@ -501,6 +727,10 @@ async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<(
             backchannel_logout_uri,
             frontchannel_logout_uri,
             refresh_tokens,
+            public_authority,
+            cpr_entitled,
+            subject_type,
+            sector_identifier_uri,
         } => {
             if jwks_uri.is_some() {
                 bail!("--jwks-uri is not supported yet: download the client's JWK Set and give --jwks FILE");
@@ -525,8 +755,17 @@ async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<(
                 backchannel_logout_uri,
                 frontchannel_logout_uri,
                 refresh_tokens,
+                public_authority,
+                cpr_entitled,
+                subject_type,
+                sector_identifier_uri,
             };
-            let (client, generated) = registration.validate(&segl::clients::supported_scopes())?;
+            let (client, generated) = registration
+                .clone()
+                .validate(&segl::clients::supported_scopes())?;
+            if let Some(uri) = &registration.sector_identifier_uri {
+                segl::clients::check_sector_identifier(uri, &registration.redirect_uris).await?;
+            }
             if !store
                 .upsert_client(&client, "cli", false, oidc_provider::provider::now())
                 .await?
@@ -541,13 +780,16 @@ async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<(
         ClientCommand::List => {
             for (client, source) in store.find_clients().await? {
                 println!(
-                    "{}  {:<20} {:<19} scopes=[{}] alg={} min_acr={} source={} redirect={}",
+                    "{}  {:<20} {:<19} scopes=[{}] alg={} min_acr={} subject={}{}{} source={} redirect={}",
                     client.id,
                     client.name,
                     client.auth_method.as_str(),
                     client.scopes.join(" "),
                     client.id_token_alg.as_str(),
                     client.min_acr.map_or("-", |level| level.as_str()),
+                    client.subject_type.as_str(),
+                    if client.public_authority { " public-authority" } else { "" },
+                    if client.cpr_entitled { " cpr-entitled" } else { "" },
                     source,
                     client.redirect_uris.join(",")
                 );
@@ -579,6 +821,7 @@ fn print_citizen(citizen: &Citizen, json: bool) -> anyhow::Result<()> {
         "failed_attempts": citizen.failed_attempts,
         "locked_until": citizen.locked_until,
         "modulus_11": citizen.cpr.passes_modulus_11(),
+        "name_protected": citizen.name_protected,
     });
     if json {
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -602,6 +845,14 @@ fn print_citizen(citizen: &Citizen, json: bool) -> anyhow::Result<()> {
         if citizen.has_totp { "enrolled" } else { "none" }
     );
     println!("failed:      {}", citizen.failed_attempts);
+    println!(
+        "protected:   {}",
+        if citizen.name_protected {
+            "name and address"
+        } else {
+            "no"
+        }
+    );
     Ok(())
 }
 

@@ -5,7 +5,8 @@ use crate::settings::Settings;
 use crate::Application;
 use anyhow::Context;
 use citizen_registry::{
-    AssuranceLevel, CitizenLookup, Email, NationalId, NewCitizen, PersonName, UserId,
+    AssuranceLevel, CitizenLookup, Cvr, Email, NationalId, NewCitizen, Organisation,
+    OrganisationName, PersonName, Principal, Privilege, UserId,
 };
 use oidc_provider::client::ClientRegistration;
 use secrecy::SecretString;
@@ -50,13 +51,13 @@ pub const LOGINS: [DemoLogin; 4] = [
         user_id: "bodil",
         password: "demo-bodil-2026",
         description:
-            "Bodil Hansen: password and TOTP, to be the professional once organisations land",
+            "Bodil Hansen: password and TOTP; professional at Segl Demo ApS (CVR 12345674)",
         with_totp: true,
     },
     DemoLogin {
         user_id: "carla",
         password: "demo-carla-2026",
-        description: "Carla Holm: password and TOTP, to hold a power of attorney once that lands",
+        description: "Carla Holm: password and TOTP; holds a power of attorney for Anna Jensen",
         with_totp: true,
     },
 ];
@@ -232,6 +233,41 @@ async fn seed_citizens(services: &crate::Services) -> anyhow::Result<()> {
             .set_ial(&citizen, AssuranceLevel::Substantial, "demo")
             .await?;
     }
+    seed_identities(services).await
+}
+
+/// A demo organisation with Bodil as its professional, and Carla's power of attorney for Anna
+/// (for a year), so that both choices of NEMLOGIN.md section 3 can be tried.
+async fn seed_identities(services: &crate::Services) -> anyhow::Result<()> {
+    let registry = &services.registry;
+    let cvr = Cvr::parse("12345674")?;
+    registry
+        .add_organisation(
+            &Organisation {
+                cvr: cvr.clone(),
+                name: OrganisationName::parse("Segl Demo ApS")?,
+            },
+            "demo",
+        )
+        .await?;
+    let bodil = registry
+        .find_citizen(&CitizenLookup::UserId(UserId::parse("bodil")?))
+        .await?;
+    registry.employ(&bodil, &cvr, true, "demo").await?;
+    let carla = registry
+        .find_citizen(&CitizenLookup::UserId(UserId::parse("carla")?))
+        .await?;
+    let now = oidc_provider::provider::now();
+    registry
+        .grant_power_of_attorney(
+            &carla,
+            Principal::Citizen(NationalId::parse("070761-4285")?),
+            vec![Privilege::parse("tax.read")?, Privilege::parse("tax.file")?],
+            now,
+            now + 365 * 24 * 3600,
+            "demo",
+        )
+        .await?;
     Ok(())
 }
 

@@ -34,6 +34,8 @@ pub struct ProviderSection {
     pub access_token_lifetime_seconds: i64,
     pub offline_refresh_lifetime_seconds: i64,
     pub login_lifetime_seconds: i64,
+    /// How long after the login a client may ask for a CPR match (NEMLOGIN.md: 15 minutes).
+    pub cpr_match_window_seconds: i64,
     pub key_refresh_seconds: u64,
     pub clients_file: String,
 }
@@ -139,6 +141,7 @@ impl Settings {
             access_token_lifetime_seconds: self.provider.access_token_lifetime_seconds,
             offline_refresh_lifetime_seconds: self.provider.offline_refresh_lifetime_seconds,
             login_lifetime_seconds: self.provider.login_lifetime_seconds,
+            cpr_match_window_seconds: self.provider.cpr_match_window_seconds,
             session: oidc_provider::session::SessionPolicy {
                 idle_seconds: self.session.idle_seconds,
                 absolute_seconds: self.session.absolute_seconds,

@@ -18,6 +18,11 @@ pub mod kind {
     pub const LOGIN_FAILED: &str = "login.failed";
     pub const FACTOR_SUCCEEDED: &str = "factor.succeeded";
     pub const FACTOR_FAILED: &str = "factor.failed";
+    pub const NAME_PROTECTION_CHANGED: &str = "citizen.name_protection_changed";
+    pub const ORGANISATION_ADDED: &str = "organisation.added";
+    pub const EMPLOYMENT_ADDED: &str = "professional.employed";
+    pub const POA_GRANTED: &str = "poa.granted";
+    pub const POA_REVOKED: &str = "poa.revoked";
 }
 
 /// One event before it is chained. `detail` never holds a secret or a CPR number.

@@ -170,6 +170,8 @@ pub struct Citizen {
     pub locked_until: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Name and address protection: non-public clients do not get the name.
+    pub name_protected: bool,
 }
 
 impl Citizen {

@@ -1,6 +1,7 @@
 //! Citizens, credentials and the audit log: the state's registry behind Segl.
 //!
-//! Owns the tables `citizens`, `audit_head` and `audit_events`. Everything that touches a
+//! Owns the tables `citizens`, `audit_head`, `audit_events`, `organisations`, `employments` and
+//! `powers_of_attorney`. Everything that touches a
 //! password, a TOTP secret or the failed-attempt counter goes through [`Registry`], so the rules
 //! (argon2id off the runtime, lockout, replay-safe TOTP, an audit event per change) hold for
 //! every caller: the CLI, the provider's login page, the import.
@@ -10,6 +11,7 @@ pub mod citizen;
 pub mod cpr;
 pub mod import;
 pub mod lockout;
+pub mod organisation;
 pub mod password;
 pub mod sealing;
 pub mod store;
@@ -22,6 +24,10 @@ pub use citizen::{
     PersonName, UserId,
 };
 pub use cpr::{CprError, NationalId};
+pub use organisation::{
+    Cvr, Employment, Organisation, OrganisationError, OrganisationName, PowerOfAttorney, Principal,
+    Privilege,
+};
 pub use registry::{
     AuthenticationError, ImportProgress, ImportReport, LoginContext, Registry, RegistryError,
     RegistrySettings, TotpEnrollment, TotpOutcome,

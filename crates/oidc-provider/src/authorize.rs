@@ -754,6 +754,10 @@ mod tests {
             backchannel_logout_uri: None,
             frontchannel_logout_uri: None,
             refresh_tokens: false,
+            public_authority: false,
+            cpr_entitled: false,
+            subject_type: crate::client::SubjectType::Pairwise,
+            sector_identifier: None,
         }
     }
 

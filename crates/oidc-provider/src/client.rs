@@ -59,6 +59,34 @@ impl SigningAlg {
     }
 }
 
+/// OIDC Core 8: which subject identifier a client gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectType {
+    /// A keyed hash of the sector and the citizen (the default).
+    #[default]
+    Pairwise,
+    /// The citizen's global `cpr_uuid`: only for public authorities.
+    Public,
+}
+
+impl SubjectType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pairwise => "pairwise",
+            Self::Public => "public",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "pairwise" => Some(Self::Pairwise),
+            "public" => Some(Self::Public),
+            _ => None,
+        }
+    }
+}
+
 /// A registered relying party.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
@@ -84,6 +112,14 @@ pub struct Client {
     pub frontchannel_logout_uri: Option<String>,
     /// Gets refresh tokens (bound to the SSO session unless `offline_access` is granted).
     pub refresh_tokens: bool,
+    /// A public authority: sees protected names, may get `privileges` and the public subject.
+    pub public_authority: bool,
+    /// May receive the CPR number (`dk_cpr`); only a public authority can be entitled.
+    pub cpr_entitled: bool,
+    pub subject_type: SubjectType,
+    /// The sector host shared with other clients (from `sector_identifier_uri`); None: the host
+    /// of the first redirect URI.
+    pub sector_identifier: Option<String>,
 }
 
 /// A client as an administrator describes it (`segl client add`, or the clients file).
@@ -103,6 +139,13 @@ pub struct ClientRegistration {
     pub backchannel_logout_uri: Option<String>,
     pub frontchannel_logout_uri: Option<String>,
     pub refresh_tokens: bool,
+    pub public_authority: bool,
+    pub cpr_entitled: bool,
+    /// `pairwise` (default) or `public`.
+    pub subject_type: Option<String>,
+    /// OIDC Registration 2: a https URL listing the client's redirect URIs. The caller fetches
+    /// and checks it (`check_sector_document`) before validation; its host becomes the sector.
+    pub sector_identifier_uri: Option<String>,
 }
 
 /// Why a registration was refused.
@@ -132,8 +175,36 @@ pub enum RegistrationError {
     Algorithm(String),
     #[error("unknown assurance level '{0}': use low, substantial or high")]
     Level(String),
+    #[error("--cpr-entitled is only for public authorities (--public-authority)")]
+    CprNeedsPublicAuthority,
+    #[error("scope cpr needs a CPR-entitled client (--cpr-entitled)")]
+    CprScopeNotEntitled,
+    #[error("scope privileges is only for public authorities (--public-authority)")]
+    PrivilegesNeedsPublicAuthority,
+    #[error("unknown subject type '{0}': use pairwise or public")]
+    SubjectType(String),
+    #[error("the public subject type is only for public authorities (--public-authority)")]
+    PublicSubjectNeedsPublicAuthority,
+    #[error("sector_identifier_uri '{0}' must be an absolute https URL (http only on loopback)")]
+    SectorIdentifierUri(String),
     #[error("random generation failed")]
     Random,
+}
+
+/// OIDC Registration 5: the document at `sector_identifier_uri` is a JSON array of URIs that
+/// must include every redirect URI of the client.
+pub fn check_sector_document(redirect_uris: &[String], document: &str) -> Result<(), String> {
+    let listed: Vec<String> = serde_json::from_str(document)
+        .map_err(|_| "the sector identifier document is not a JSON array of URIs".to_owned())?;
+    match redirect_uris
+        .iter()
+        .find(|uri| !listed.iter().any(|entry| entry == *uri))
+    {
+        Some(missing) => Err(format!(
+            "redirect URI {missing} is not listed in the sector identifier document"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// OIDC Core 3.1.2.1 and RFC 9700 2.1: exact URIs, https except loopback development.
@@ -258,6 +329,35 @@ impl ClientRegistration {
                     .ok_or_else(|| RegistrationError::Level(level.to_owned()))
             })
             .transpose()?;
+        if self.cpr_entitled && !self.public_authority {
+            return Err(RegistrationError::CprNeedsPublicAuthority);
+        }
+        if scopes.iter().any(|scope| scope == "cpr") && !self.cpr_entitled {
+            return Err(RegistrationError::CprScopeNotEntitled);
+        }
+        if scopes.iter().any(|scope| scope == "privileges") && !self.public_authority {
+            return Err(RegistrationError::PrivilegesNeedsPublicAuthority);
+        }
+        let subject_type = match self.subject_type.as_deref() {
+            None => SubjectType::Pairwise,
+            Some(value) => SubjectType::parse(value)
+                .ok_or_else(|| RegistrationError::SubjectType(value.to_owned()))?,
+        };
+        if subject_type == SubjectType::Public && !self.public_authority {
+            return Err(RegistrationError::PublicSubjectNeedsPublicAuthority);
+        }
+        let sector_identifier = match &self.sector_identifier_uri {
+            None => None,
+            Some(uri) => {
+                let bad = || RegistrationError::SectorIdentifierUri(uri.clone());
+                check_uri(uri).map_err(|_| bad())?;
+                let host = url::Url::parse(uri)
+                    .ok()
+                    .and_then(|parsed| parsed.host_str().map(str::to_owned))
+                    .ok_or_else(bad)?;
+                Some(host)
+            }
+        };
         let client = Client {
             id: self.id,
             name,
@@ -273,6 +373,10 @@ impl ClientRegistration {
             backchannel_logout_uri: self.backchannel_logout_uri,
             frontchannel_logout_uri: self.frontchannel_logout_uri,
             refresh_tokens: self.refresh_tokens,
+            public_authority: self.public_authority,
+            cpr_entitled: self.cpr_entitled,
+            subject_type,
+            sector_identifier,
         };
         Ok((client, generated))
     }
@@ -282,7 +386,7 @@ impl ClientRegistration {
 mod tests {
     use super::*;
 
-    const SCOPES: [&str; 3] = ["openid", "profile", "email"];
+    const SCOPES: [&str; 5] = ["openid", "profile", "email", "cpr", "privileges"];
 
     fn registration() -> ClientRegistration {
         ClientRegistration {
@@ -355,5 +459,60 @@ mod tests {
             unknown.validate(&SCOPES).err(),
             Some(RegistrationError::Scope("banking".into()))
         );
+    }
+
+    #[test]
+    fn cpr_entitlement_needs_a_public_authority() {
+        let mut private = registration();
+        private.cpr_entitled = true;
+        assert_eq!(
+            private.validate(&SCOPES).err(),
+            Some(RegistrationError::CprNeedsPublicAuthority)
+        );
+        let mut asks_cpr = registration();
+        asks_cpr.scopes = vec!["openid cpr".into()];
+        assert_eq!(
+            asks_cpr.validate(&SCOPES).err(),
+            Some(RegistrationError::CprScopeNotEntitled)
+        );
+        let mut entitled = registration();
+        entitled.public_authority = true;
+        entitled.cpr_entitled = true;
+        entitled.scopes = vec!["openid cpr privileges".into()];
+        entitled.subject_type = Some("public".into());
+        let (client, _) = entitled.validate(&SCOPES).expect("valid");
+        assert_eq!(client.subject_type, SubjectType::Public);
+        assert!(client.cpr_entitled);
+    }
+
+    #[test]
+    fn the_public_subject_and_privileges_are_for_public_authorities() {
+        let mut public = registration();
+        public.subject_type = Some("public".into());
+        assert_eq!(
+            public.validate(&SCOPES).err(),
+            Some(RegistrationError::PublicSubjectNeedsPublicAuthority)
+        );
+        let mut privileges = registration();
+        privileges.scopes = vec!["privileges".into()];
+        assert_eq!(
+            privileges.validate(&SCOPES).err(),
+            Some(RegistrationError::PrivilegesNeedsPublicAuthority)
+        );
+    }
+
+    #[test]
+    fn the_sector_identifier_host_becomes_the_sector() {
+        let mut shared = registration();
+        shared.sector_identifier_uri = Some("https://sector.example.dk/uris.json".into());
+        let (client, _) = shared.validate(&SCOPES).expect("valid");
+        assert_eq!(
+            client.sector_identifier.as_deref(),
+            Some("sector.example.dk")
+        );
+        let redirects = vec!["https://a.example.dk/cb".to_owned()];
+        assert!(check_sector_document(&redirects, r#"["https://a.example.dk/cb"]"#).is_ok());
+        assert!(check_sector_document(&redirects, r#"["https://b.example.dk/cb"]"#).is_err());
+        assert!(check_sector_document(&redirects, "{}").is_err());
     }
 }

@@ -14,21 +14,13 @@ pub mod path {
     pub const END_SESSION: &str = "/logout";
     pub const REVOCATION: &str = "/revoke";
     pub const INTROSPECTION: &str = "/introspect";
+    pub const CPR_MATCH: &str = "/cpr-match";
     pub const DISCOVERY: &str = "/.well-known/openid-configuration";
     pub const AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
 }
 
-/// Scopes and the claims each releases.
-pub const SCOPES: [(&str, &[&str]); 4] = [
-    ("openid", &["sub"]),
-    (
-        "profile",
-        &["name", "given_name", "family_name", "birthdate"],
-    ),
-    ("email", &["email"]),
-    // OIDC Core 11: a refresh token that outlives the SSO session.
-    ("offline_access", &[]),
-];
+/// Scopes and the claims each releases (NEMLOGIN.md section 3).
+pub use crate::claims::SCOPES;
 
 /// Claims that are part of every ID token (OIDC Core 2) or describe the login.
 const PROTOCOL_CLAIMS: [&str; 16] = [
@@ -55,11 +47,9 @@ pub fn document(issuer: &str) -> Value {
     let endpoint = |path: &str| format!("{issuer}{path}");
     let algorithms: Vec<&str> = SigningAlg::ALL.iter().map(|alg| alg.as_str()).collect();
     let mut claims: Vec<&str> = PROTOCOL_CLAIMS.to_vec();
-    for (_, released) in SCOPES {
-        for claim in released {
-            if !claims.contains(claim) {
-                claims.push(claim);
-            }
+    for claim in crate::claims::supported_claims() {
+        if !claims.contains(&claim) {
+            claims.push(claim);
         }
     }
     json!({
@@ -80,7 +70,7 @@ pub fn document(issuer: &str) -> Value {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "introspection_endpoint": endpoint(path::INTROSPECTION),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
-        "subject_types_supported": ["pairwise"],
+        "subject_types_supported": ["pairwise", "public"],
         "id_token_signing_alg_values_supported": algorithms,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "token_endpoint_auth_signing_alg_values_supported": algorithms,
@@ -90,7 +80,9 @@ pub fn document(issuer: &str) -> Value {
         "acr_values_supported": level::SUPPORTED,
         "prompt_values_supported": ["none", "login"],
         "ui_locales_supported": ["da", "en"],
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
+        // NEMLOGIN.md section 3: Segl's CPR-match endpoint (a custom metadata field).
+        "cpr_match_endpoint": endpoint(path::CPR_MATCH),
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
@@ -133,9 +125,42 @@ mod tests {
         ] {
             assert!(listed("claims_supported", claim), "{claim}");
         }
-        for scope in ["openid", "profile", "email", "offline_access"] {
+        for claim in [
+            "dk_cpr",
+            "cpr_uuid",
+            "spec_ver",
+            "identity_type",
+            "age",
+            "pro_uuid",
+            "cvr",
+            "org_name",
+            "authorized_to_represent",
+            "privileges",
+            "act",
+        ] {
+            assert!(listed("claims_supported", claim), "{claim}");
+        }
+        for scope in [
+            "openid",
+            "profile",
+            "email",
+            "offline_access",
+            "nemlogin",
+            "cpr",
+            "professional",
+            "privileges",
+        ] {
             assert!(listed("scopes_supported", scope), "{scope}");
         }
+        assert_eq!(
+            document["subject_types_supported"],
+            json!(["pairwise", "public"])
+        );
+        assert_eq!(document["claims_parameter_supported"], json!(true));
+        assert_eq!(
+            document["cpr_match_endpoint"],
+            "https://login.example.dk/cpr-match"
+        );
         assert!(listed("grant_types_supported", "refresh_token"));
         assert_eq!(
             document["end_session_endpoint"],

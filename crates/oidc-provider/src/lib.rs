@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod authorize;
+pub mod claims;
 pub mod client;
 pub mod client_auth;
 pub mod client_cache;

@@ -5,7 +5,8 @@
 use crate::authorize::{
     self, AuthorizationRequest, AuthorizationResponse, AuthorizeError, ErrorCode, PageError, Prompt,
 };
-use crate::client::{Client, ClientAuthMethod, SigningAlg};
+use crate::claims::{self, ActingFor, ClaimsRequest, ProfessionalIdentity, Release};
+use crate::client::{Client, ClientAuthMethod, SigningAlg, SubjectType};
 use crate::client_auth::{self, ClientCredentials};
 use crate::client_cache::ClientCache;
 use crate::discovery;
@@ -15,9 +16,10 @@ use crate::session::{self, Next, Requirements, SessionPolicy, SsoSession};
 use crate::store::{NewCode, PendingRow, Store, StoreError};
 use crate::tokens::{self, AccessTokenClaims, IdTokenClaims};
 use aws_lc_rs::hmac;
+use citizen_registry::audit::AuditEvent;
 use citizen_registry::{
-    AssuranceLevel, AuthenticationError, Citizen, LoginContext, Registry, RegistryError,
-    TotpOutcome,
+    AssuranceLevel, AuthenticationError, Citizen, LoginContext, NationalId, Registry,
+    RegistryError, TotpOutcome,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -58,6 +60,8 @@ pub struct ProviderSettings {
     pub offline_refresh_lifetime_seconds: i64,
     /// How long a citizen has to finish the login page.
     pub login_lifetime_seconds: i64,
+    /// How long after the login (`auth_time`) a client may ask for a CPR match.
+    pub cpr_match_window_seconds: i64,
     pub session: SessionPolicy,
 }
 
@@ -161,6 +165,123 @@ struct PendingRequest {
     /// When the password was verified: the `auth_time` of the login (OIDC Core 2).
     #[serde(default)]
     first_factor_at: Option<i64>,
+    /// Logged in (this SSO session); waiting for the citizen to choose an identity.
+    #[serde(default)]
+    choose_sid: Option<String>,
+}
+
+/// What a login chose, kept per client and session in `session_clients.release_context`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct ReleaseContext {
+    #[serde(default)]
+    claims: ClaimsRequest,
+    /// The professional identity (`pro_uuid`) the citizen logged in with.
+    #[serde(default)]
+    professional: Option<Uuid>,
+    /// The power of attorney the citizen acts under.
+    #[serde(default)]
+    power_of_attorney: Option<Uuid>,
+}
+
+/// Whom the citizen logs in as, chosen after authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Myself,
+    Professional(Uuid),
+    Attorney(Uuid),
+}
+
+impl Choice {
+    fn value(self) -> String {
+        match self {
+            Self::Myself => "self".to_owned(),
+            Self::Professional(id) => format!("pro:{id}"),
+            Self::Attorney(id) => format!("poa:{id}"),
+        }
+    }
+}
+
+/// One entry on the choice page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChoiceOption {
+    pub value: String,
+    /// The organisation (name and CVR), or the principal (a name or a safe label) and privileges;
+    /// empty for "myself".
+    pub label: String,
+}
+
+/// What the choice page offers.
+enum Choices {
+    Decided(Choice),
+    Ask(Vec<(Choice, String)>),
+    Denied(&'static str),
+}
+
+/// A pending choice, loaded: the login's session, citizen and client, and what is offered.
+struct ChoiceState {
+    session: SsoSession,
+    citizen: Citizen,
+    client: Client,
+    options: Vec<(Choice, String)>,
+}
+
+/// A citizen's access token, checked (see `Provider::bearer_grant`).
+struct BearerGrant {
+    claims: AccessTokenClaims,
+    session: SsoSession,
+    client: Client,
+    citizen: Citizen,
+}
+
+/// How the browser of a login is known: by the stored hash, or by its cookie (if any).
+enum Browser<'a> {
+    Hash(String),
+    Cookie(Option<&'a str>),
+}
+
+/// Where a claim set goes, for the audit event.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ReleaseTarget {
+    IdToken,
+    Userinfo,
+}
+
+impl ReleaseTarget {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::IdToken => "id_token",
+            Self::Userinfo => "userinfo",
+        }
+    }
+}
+
+/// CPR-match failures.
+#[derive(Debug, thiserror::Error)]
+pub enum CprMatchError {
+    #[error("invalid_token")]
+    InvalidToken(&'static str),
+    #[error("invalid_request")]
+    InvalidRequest(&'static str),
+    /// Tries used up or the login too old: `access_denied` with the description.
+    #[error("access_denied: {0}")]
+    Refused(String),
+    #[error("internal")]
+    Internal(#[from] InternalError),
+}
+
+impl From<StoreError> for CprMatchError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+/// NEMLOGIN.md section 3: three CPR-match tries per login at a client.
+pub const CPR_MATCH_TRIES: i64 = 3;
+
+/// Audit event kinds the provider writes for identity data.
+pub mod audit_kind {
+    pub const CLAIMS_RELEASED: &str = "claims.released";
+    pub const CPR_MATCH: &str = "cpr_match.checked";
 }
 
 /// The login page's state.
@@ -173,12 +294,16 @@ pub struct LoginView {
     pub level: AssuranceLevel,
     pub ui_locales: Vec<String>,
     pub login_hint: Option<String>,
+    /// For the choice stage: the identities the citizen may log in as.
+    pub choices: Vec<ChoiceOption>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginStage {
     Password,
     OneTimeCode,
+    /// Choose a professional identity or a power of attorney.
+    Choose,
 }
 
 /// Why a submitted form was not accepted (the page is shown again with the message).
@@ -347,7 +472,26 @@ impl Provider {
         let Some(client) = client else {
             return Ok(Step::ErrorPage(PageError::UnknownClient));
         };
-        let level = match level::required_level(&request.acr_values, client.min_acr) {
+        // NEMLOGIN.md section 3: the identity type rides in acr_values beside the level.
+        if request
+            .acr_values
+            .iter()
+            .any(|value| value == claims::PROFESSIONAL_URI)
+            && !client.scopes.iter().any(|scope| scope == "professional")
+        {
+            let error = request.error(
+                ErrorCode::InvalidScope,
+                "The client is not allowed to request professional identities.",
+            );
+            return Ok(Step::Respond(error.to_response(&self.settings.issuer)));
+        }
+        let level_values: Vec<String> = request
+            .acr_values
+            .iter()
+            .filter(|value| !claims::is_identity_type(value))
+            .cloned()
+            .collect();
+        let level = match level::required_level(&level_values, client.min_acr) {
             Ok(level) => level,
             Err(unknown) => {
                 let error = request.error(ErrorCode::InvalidRequest, unknown.to_string());
@@ -385,10 +529,9 @@ impl Provider {
                     return Ok(Step::ErrorPage(PageError::UnknownClient));
                 };
                 self.store.update_session_seen(&session.sid, at).await?;
-                let response = self
-                    .issue_code(&request, &client, &citizen, &session, at)
-                    .await?;
-                Ok(Step::Respond(response))
+                let browser = Browser::Cookie(browser_cookie);
+                self.finish_login(&request, &client, &citizen, &session, browser, at)
+                    .await
             }
             Next::Fail(code) => {
                 let error_code = if code == "interaction_required" {
@@ -461,6 +604,7 @@ impl Provider {
                     },
                     code_failures: 0,
                     first_factor_at: None,
+                    choose_sid: None,
                 };
                 let (citizen_id, amr) = match (&pending.step_up_sid, &live) {
                     (Some(_), Some(session)) => (
@@ -529,11 +673,14 @@ impl Provider {
             pending_id: row.id.clone(),
             csrf_token: row.csrf_token.clone(),
             client_name,
-            stage: if row.citizen_id.is_some() {
+            stage: if pending.choose_sid.is_some() {
+                LoginStage::Choose
+            } else if row.citizen_id.is_some() {
                 LoginStage::OneTimeCode
             } else {
                 LoginStage::Password
             },
+            choices: Vec::new(),
             level: pending.level,
             ui_locales: pending.request.ui_locales.clone(),
             login_hint: pending.request.login_hint.clone(),
@@ -558,7 +705,227 @@ impl Provider {
             return Ok(None);
         };
         let name = self.client_name(&pending.request.client_id).await?;
-        Ok(Some(self.view(&row, &pending, name)))
+        let mut view = self.view(&row, &pending, name);
+        if pending.choose_sid.is_some() {
+            match self.choice_state(&pending).await? {
+                Some(state) => {
+                    view.choices = state
+                        .options
+                        .into_iter()
+                        .map(|(choice, label)| ChoiceOption {
+                            value: choice.value(),
+                            label,
+                        })
+                        .collect();
+                }
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(view))
+    }
+
+    /// For a pending choice: the session, citizen and client, and the options (None: the
+    /// login is gone or there is nothing to choose any more).
+    async fn choice_state(
+        &self,
+        pending: &PendingRequest,
+    ) -> Result<Option<ChoiceState>, InternalError> {
+        let Some(sid) = &pending.choose_sid else {
+            return Ok(None);
+        };
+        let session = self.store.find_session_by_sid(sid).await?;
+        let Some(session) = session.filter(|session| session.ended_at.is_none()) else {
+            return Ok(None);
+        };
+        let Some(citizen) = self.active_citizen(session.citizen_id).await? else {
+            return Ok(None);
+        };
+        let Some(client) = self.store.find_client(&pending.request.client_id).await? else {
+            return Ok(None);
+        };
+        match self
+            .choices(&pending.request, &client, &citizen, now())
+            .await?
+        {
+            Choices::Ask(options) => Ok(Some(ChoiceState {
+                session,
+                citizen,
+                client,
+                options,
+            })),
+            Choices::Decided(_) | Choices::Denied(_) => Ok(None),
+        }
+    }
+
+    /// The choice form: log in as a professional identity or under a power of attorney.
+    pub async fn submit_choice(
+        &self,
+        pending_id: &str,
+        browser_cookie: Option<&str>,
+        csrf_token: &str,
+        value: &str,
+    ) -> Result<FormOutcome, InternalError> {
+        let Some((row, pending)) = self
+            .pending_for_form(pending_id, browser_cookie, csrf_token)
+            .await?
+        else {
+            return Ok(FormOutcome::Expired);
+        };
+        let Some(ChoiceState {
+            session,
+            citizen,
+            client,
+            options,
+        }) = self.choice_state(&pending).await?
+        else {
+            return Ok(FormOutcome::Expired);
+        };
+        // Only an offered option counts: an expired or revoked power of attorney is not offered.
+        let Some((choice, _)) = options
+            .into_iter()
+            .find(|(choice, _)| choice.value() == value)
+        else {
+            return Ok(FormOutcome::Expired);
+        };
+        if !self.store.delete_pending(&row.id).await? {
+            return Ok(FormOutcome::Expired);
+        }
+        let at = now();
+        let response = self
+            .issue_code(&pending.request, &client, &citizen, &session, choice, at)
+            .await?;
+        Ok(FormOutcome::Next(Step::Respond(response), None))
+    }
+
+    /// What the citizen may log in as at this client: a professional identity when asked for
+    /// (`acr_values` with the Professional URI), a power of attorney at a public client that
+    /// asks for `privileges`, or simply themselves.
+    async fn choices(
+        &self,
+        request: &AuthorizationRequest,
+        client: &Client,
+        citizen: &Citizen,
+        at: i64,
+    ) -> Result<Choices, InternalError> {
+        if request
+            .acr_values
+            .iter()
+            .any(|value| value == claims::PROFESSIONAL_URI)
+        {
+            let employments = self.registry.employments(citizen.id).await?;
+            return Ok(match employments.as_slice() {
+                [] => Choices::Denied("the citizen has no professional identity"),
+                [only] => Choices::Decided(Choice::Professional(only.pro_uuid)),
+                several => Choices::Ask(
+                    several
+                        .iter()
+                        .map(|employment| {
+                            (
+                                Choice::Professional(employment.pro_uuid),
+                                format!(
+                                    "{} (CVR {})",
+                                    employment.organisation.name.as_str(),
+                                    employment.organisation.cvr.as_str()
+                                ),
+                            )
+                        })
+                        .collect(),
+                ),
+            });
+        }
+        let wants_privileges = request.scopes.iter().any(|scope| scope == "privileges");
+        if !(client.public_authority && wants_privileges) {
+            return Ok(Choices::Decided(Choice::Myself));
+        }
+        let usable: Vec<_> = self
+            .registry
+            .powers_of_attorney(citizen.id)
+            .await?
+            .into_iter()
+            .filter(|poa| poa.is_usable(at))
+            .collect();
+        if usable.is_empty() {
+            return Ok(Choices::Decided(Choice::Myself));
+        }
+        let mut options = vec![(Choice::Myself, String::new())];
+        for poa in usable {
+            let principal = match self.registry.principal_citizen(&poa.principal).await? {
+                Some(id) => match self.registry.find_citizen_by_id(id).await {
+                    Ok(principal) if !principal.name_protected => principal.full_name(),
+                    _ => poa.principal.label(),
+                },
+                None => poa.principal.label(),
+            };
+            let privileges: Vec<&str> = poa.privileges.iter().map(|p| p.as_str()).collect();
+            options.push((
+                Choice::Attorney(poa.id),
+                format!("{principal}: {}", privileges.join(", ")),
+            ));
+        }
+        Ok(Choices::Ask(options))
+    }
+
+    /// After authentication: the choice page if there is a choice, otherwise the code.
+    async fn finish_login(
+        &self,
+        request: &AuthorizationRequest,
+        client: &Client,
+        citizen: &Citizen,
+        session: &SsoSession,
+        browser: Browser<'_>,
+        at: i64,
+    ) -> Result<Step, InternalError> {
+        match self.choices(request, client, citizen, at).await? {
+            Choices::Decided(choice) => Ok(Step::Respond(
+                self.issue_code(request, client, citizen, session, choice, at)
+                    .await?,
+            )),
+            Choices::Denied(description) => Ok(Step::Respond(
+                request
+                    .error(ErrorCode::AccessDenied, description)
+                    .to_response(&self.settings.issuer),
+            )),
+            Choices::Ask(_) => {
+                let (browser_hash, new_browser_binding) = match browser {
+                    Browser::Hash(hash) => (hash, None),
+                    Browser::Cookie(Some(value)) if value.len() >= 32 => {
+                        (tokens::sha256_hex(value), None)
+                    }
+                    Browser::Cookie(_) => {
+                        let value = tokens::random_token()?;
+                        (tokens::sha256_hex(&value), Some(value))
+                    }
+                };
+                let pending = PendingRequest {
+                    request: request.clone(),
+                    level: session.aal,
+                    step_up_sid: None,
+                    code_failures: 0,
+                    first_factor_at: None,
+                    choose_sid: Some(session.sid.clone()),
+                };
+                let pending_id = tokens::random_token()?;
+                let row = PendingRow {
+                    id: pending_id.clone(),
+                    request: serde_json::to_string(&pending)
+                        .map_err(|error| InternalError::Signing(error.to_string()))?,
+                    browser_hash,
+                    csrf_token: tokens::random_token()?,
+                    citizen_id: Some(citizen.id.to_string()),
+                    amr: Some(
+                        serde_json::to_string(&session.amr)
+                            .map_err(|error| InternalError::Signing(error.to_string()))?,
+                    ),
+                    created_at: at,
+                    expires_at: at + self.settings.login_lifetime_seconds,
+                };
+                self.store.insert_pending(&row).await?;
+                Ok(Step::Login {
+                    pending_id,
+                    new_browser_binding,
+                })
+            }
+        }
     }
 
     /// Checks the CSRF token (constant time) and loads the pending request.
@@ -644,6 +1011,9 @@ impl Provider {
         let (Some(citizen_id), Some(amr)) = (row.citizen_id.as_deref(), row.amr.as_deref()) else {
             return Ok(FormOutcome::Expired);
         };
+        if pending.choose_sid.is_some() {
+            return Ok(FormOutcome::Expired);
+        }
         let citizen_id = Uuid::parse_str(citizen_id)
             .map_err(|_| StoreError::Corrupt("pending citizen".into()))?;
         let mut amr: Vec<String> =
@@ -809,10 +1179,11 @@ impl Provider {
                 (session, Some(new))
             }
         };
-        let response = self
-            .issue_code(&pending.request, &client, &citizen, &session, at)
+        let browser = Browser::Hash(row.browser_hash.clone());
+        let step = self
+            .finish_login(&pending.request, &client, &citizen, &session, browser, at)
             .await?;
-        Ok(FormOutcome::Next(Step::Respond(response), new_session))
+        Ok(FormOutcome::Next(step, new_session))
     }
 
     /// The citizen cancelled: the client gets `access_denied` (NEMLOGIN.md rule 4).
@@ -844,9 +1215,23 @@ impl Provider {
         client: &Client,
         citizen: &Citizen,
         session: &SsoSession,
+        choice: Choice,
         at: i64,
     ) -> Result<AuthorizationResponse, InternalError> {
         let code = tokens::random_token()?;
+        let context = ReleaseContext {
+            claims: ClaimsRequest::parse(request.claims.as_deref()),
+            professional: match choice {
+                Choice::Professional(pro_uuid) => Some(pro_uuid),
+                _ => None,
+            },
+            power_of_attorney: match choice {
+                Choice::Attorney(id) => Some(id),
+                _ => None,
+            },
+        };
+        let context = serde_json::to_string(&context)
+            .map_err(|error| InternalError::Signing(error.to_string()))?;
         let reached = level::level_reached(citizen.ial, session.aal);
         self.store
             .insert_code(&NewCode {
@@ -866,7 +1251,12 @@ impl Provider {
             })
             .await?;
         self.store
-            .insert_session_client(&session.sid, &client.id, session.absolute_expires_at)
+            .insert_session_client(
+                &session.sid,
+                &client.id,
+                session.absolute_expires_at,
+                &context,
+            )
             .await?;
         Ok(request.success(&code, &self.settings.issuer))
     }
@@ -1061,7 +1451,17 @@ impl Provider {
             self.settings.access_token_lifetime_seconds,
         )?;
         let refresh_token = self.issue_refresh_token(client, &grant, &jti, at).await?;
-        let mut released = self.identity_claims(&citizen, &scopes);
+        let mut released = self
+            .release_claims(
+                client,
+                &citizen,
+                &scopes,
+                &row.sid,
+                &sub,
+                ReleaseTarget::IdToken,
+                at,
+            )
+            .await?;
         released.extend(level_claims(&citizen, Some(&row.acr), &amr));
         let id_claims = IdTokenClaims {
             iss: self.settings.issuer.clone(),
@@ -1189,73 +1589,243 @@ impl Provider {
             .map_err(|error| InternalError::Signing(error.to_string()))
     }
 
-    /// The client's sector: the host of its first redirect URI (OIDC Core 8.1).
+    /// OIDC Core 8: the citizen's global `cpr_uuid` for a client registered for the public
+    /// subject type, otherwise a pairwise subject for the client's sector: its registered
+    /// sector identifier host, or the host of its first redirect URI (OIDC Core 8.1).
     pub(crate) fn subject(&self, client: &Client, citizen_id: Uuid) -> String {
-        let sector = client
-            .redirect_uris
-            .first()
-            .and_then(|uri| url::Url::parse(uri).ok())
-            .and_then(|uri| uri.host_str().map(str::to_owned))
-            .unwrap_or_else(|| client.id.clone());
+        if client.subject_type == SubjectType::Public {
+            return citizen_id.to_string();
+        }
+        let sector = client.sector_identifier.clone().unwrap_or_else(|| {
+            client
+                .redirect_uris
+                .first()
+                .and_then(|uri| url::Url::parse(uri).ok())
+                .and_then(|uri| uri.host_str().map(str::to_owned))
+                .unwrap_or_else(|| client.id.clone())
+        });
         tokens::pairwise_subject(&self.pairwise_key, &sector, citizen_id)
     }
 
-    /// OIDC Core 5.4: the claims of the granted scopes.
-    pub(crate) fn identity_claims(
+    /// NEMLOGIN.md section 3: the identity claims of a grant for one target (ID token or
+    /// userinfo), with the login's choices; every release is audited with the claim names.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn release_claims(
         &self,
+        client: &Client,
         citizen: &Citizen,
         scopes: &[String],
-    ) -> serde_json::Map<String, serde_json::Value> {
-        let mut claims = serde_json::Map::new();
-        let has = |scope: &str| scopes.iter().any(|granted| granted == scope);
-        if has("profile") {
-            claims.insert("name".into(), citizen.full_name().into());
-            claims.insert("given_name".into(), citizen.given_name.as_str().into());
-            claims.insert("family_name".into(), citizen.family_name.as_str().into());
-            claims.insert("birthdate".into(), citizen.birth_date().to_string().into());
+        sid: &str,
+        sub: &str,
+        target: ReleaseTarget,
+        at: i64,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, InternalError> {
+        let context: ReleaseContext = match self.store.find_release_context(sid, &client.id).await?
+        {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|_| StoreError::Corrupt("release context".into()))?,
+            None => ReleaseContext::default(),
+        };
+        let professional = match context.professional {
+            Some(pro_uuid) => self
+                .registry
+                .employments(citizen.id)
+                .await?
+                .into_iter()
+                .find(|employment| employment.pro_uuid == pro_uuid)
+                .map(|employment| ProfessionalIdentity {
+                    pro_uuid: employment.pro_uuid.to_string(),
+                    cvr: employment.organisation.cvr.as_str().to_owned(),
+                    org_name: employment.organisation.name.as_str().to_owned(),
+                    authorized_to_represent: if employment.authorized_to_represent {
+                        vec![employment.organisation.cvr.as_str().to_owned()]
+                    } else {
+                        Vec::new()
+                    },
+                }),
+            None => None,
+        };
+        let mut principal_audit = serde_json::Value::Null;
+        let acting_for = match context.power_of_attorney {
+            Some(id) => match self.registry.find_power_of_attorney(id).await? {
+                // Checked again at every release: a revoked or expired one stops at once.
+                Some(poa) if poa.agent_id == citizen.id && poa.is_usable(at) => {
+                    let principal_citizen = self.registry.principal_citizen(&poa.principal).await?;
+                    principal_audit = serde_json::json!({
+                        "poa_id": poa.id.to_string(),
+                        "principal": poa.principal.label(),
+                        "principal_citizen_id": principal_citizen.map(|id| id.to_string()),
+                    });
+                    Some(ActingFor {
+                        principal_scope: poa.principal.scope_urn(),
+                        privileges: poa
+                            .privileges
+                            .iter()
+                            .map(|privilege| privilege.as_str().to_owned())
+                            .collect(),
+                    })
+                }
+                _ => None,
+            },
+            None => None,
+        };
+        let requested = match target {
+            ReleaseTarget::IdToken => &context.claims.id_token,
+            ReleaseTarget::Userinfo => &context.claims.userinfo,
+        };
+        let today = time::OffsetDateTime::from_unix_timestamp(at)
+            .map_err(|error| InternalError::Signing(error.to_string()))?
+            .date();
+        let released = claims::release(&Release {
+            citizen,
+            client,
+            scopes,
+            requested,
+            subject: sub,
+            professional: professional.as_ref(),
+            acting_for: acting_for.as_ref(),
+            today,
+        });
+        let mut names: Vec<&str> = vec!["sub"];
+        names.extend(released.keys().map(String::as_str));
+        let event = AuditEvent::new(
+            audit_kind::CLAIMS_RELEASED,
+            Some(citizen.id),
+            &format!("client:{}", client.id),
+            at,
+        )
+        .with_client(&client.id)
+        .with_detail(serde_json::json!({
+            "to": target.as_str(),
+            "claims": names,
+            "acting_for": principal_audit,
+        }));
+        self.registry
+            .store()
+            .insert_audit_events(vec![event])
+            .await
+            .map_err(|error| InternalError::Registry(RegistryError::Storage(error)))?;
+        Ok(released)
+    }
+
+    /// The grant behind a citizen's access token: the token verified, not revoked, its session
+    /// live, its client and citizen still there. `Err` carries the `invalid_token` description.
+    async fn bearer_grant(
+        &self,
+        access_token: &str,
+    ) -> Result<Result<BearerGrant, &'static str>, InternalError> {
+        let Ok(claims) = self.keys.verify_access_token::<AccessTokenClaims>(
+            access_token,
+            &self.settings.issuer,
+            now(),
+        ) else {
+            return Ok(Err("the access token is invalid or expired"));
+        };
+        let Some(sid) = &claims.sid else {
+            return Ok(Err("the access token was not issued for a citizen"));
+        };
+        if self.store.is_revoked(&claims.jti).await? {
+            return Ok(Err("the access token was revoked"));
         }
-        if has("email") {
-            if let Some(email) = &citizen.email {
-                claims.insert("email".into(), email.as_str().into());
-            }
+        let session = self.store.find_session_by_sid(sid).await?;
+        let Some(session) = session.filter(|session| session.ended_at.is_none()) else {
+            return Ok(Err("the login session has ended"));
+        };
+        let Some(client) = self.store.find_client(&claims.client_id).await? else {
+            return Ok(Err("the client no longer exists"));
+        };
+        let Some(citizen) = self.active_citizen(session.citizen_id).await? else {
+            return Ok(Err("the citizen can no longer log in"));
+        };
+        if self.subject(&client, citizen.id) != claims.sub {
+            return Ok(Err("the access token does not match its session"));
         }
-        claims
+        Ok(Ok(BearerGrant {
+            claims,
+            session,
+            client,
+            citizen,
+        }))
+    }
+
+    // ----- /cpr-match -----
+
+    /// NEMLOGIN.md section 3: does the CPR number the citizen typed at the client belong to
+    /// the logged-in citizen? Three tries per login at a client, within the configured window
+    /// after `auth_time`; every call is audited, never with the number.
+    pub async fn cpr_match(&self, access_token: &str, cpr: &str) -> Result<bool, CprMatchError> {
+        let BearerGrant {
+            claims,
+            session,
+            client,
+            citizen,
+        } = match self.bearer_grant(access_token).await? {
+            Ok(grant) => grant,
+            Err(description) => return Err(CprMatchError::InvalidToken(description)),
+        };
+        let at = now();
+        let audit = |outcome: &str| {
+            AuditEvent::new(
+                audit_kind::CPR_MATCH,
+                Some(citizen.id),
+                &format!("client:{}", client.id),
+                at,
+            )
+            .with_client(&client.id)
+            .with_detail(serde_json::json!({ "outcome": outcome }))
+        };
+        let record = |event: AuditEvent| async move {
+            self.registry
+                .store()
+                .insert_audit_events(vec![event])
+                .await
+                .map_err(|error| InternalError::Registry(RegistryError::Storage(error)))
+        };
+        if cpr.trim().is_empty() {
+            return Err(CprMatchError::InvalidRequest("the cpr field is missing"));
+        }
+        if at >= session.auth_time + self.settings.cpr_match_window_seconds {
+            record(audit("refused_login_too_old")).await?;
+            return Err(CprMatchError::Refused(
+                "the CPR-match window after this login has passed".to_owned(),
+            ));
+        }
+        if !self
+            .store
+            .update_cpr_match_try(&session.sid, &claims.client_id, CPR_MATCH_TRIES)
+            .await?
+        {
+            record(audit("refused_tries_used")).await?;
+            return Err(CprMatchError::Refused(format!(
+                "the {CPR_MATCH_TRIES} CPR-match tries of this login are used up"
+            )));
+        }
+        // A number that is not CPR-shaped simply does not match (and uses a try).
+        let matches = NationalId::parse(cpr).is_ok_and(|typed| {
+            bool::from(
+                typed
+                    .digits()
+                    .as_bytes()
+                    .ct_eq(citizen.cpr.digits().as_bytes()),
+            )
+        });
+        record(audit(if matches { "match" } else { "no_match" })).await?;
+        Ok(matches)
     }
 
     // ----- /userinfo -----
 
     /// OIDC Core 5.3: the claims of the token's scopes, with the same `sub` as the ID token.
     pub async fn userinfo(&self, access_token: &str) -> Result<serde_json::Value, UserinfoError> {
-        let claims: AccessTokenClaims = self
-            .keys
-            .verify_access_token(access_token, &self.settings.issuer, now())
-            .map_err(|_| UserinfoError::InvalidToken("the access token is invalid or expired"))?;
-        let Some(sid) = &claims.sid else {
-            return Err(UserinfoError::InvalidToken(
-                "the access token was not issued for a citizen",
-            ));
+        let BearerGrant {
+            claims,
+            session,
+            client,
+            citizen,
+        } = match self.bearer_grant(access_token).await? {
+            Ok(grant) => grant,
+            Err(description) => return Err(UserinfoError::InvalidToken(description)),
         };
-        if self.store.is_revoked(&claims.jti).await? {
-            return Err(UserinfoError::InvalidToken("the access token was revoked"));
-        }
-        let session = self.store.find_session_by_sid(sid).await?;
-        let Some(session) = session.filter(|session| session.ended_at.is_none()) else {
-            return Err(UserinfoError::InvalidToken("the login session has ended"));
-        };
-        let Some(client) = self.store.find_client(&claims.client_id).await? else {
-            return Err(UserinfoError::InvalidToken("the client no longer exists"));
-        };
-        let citizen =
-            self.active_citizen(session.citizen_id)
-                .await?
-                .ok_or(UserinfoError::InvalidToken(
-                    "the citizen can no longer log in",
-                ))?;
-        if self.subject(&client, citizen.id) != claims.sub {
-            return Err(UserinfoError::InvalidToken(
-                "the access token does not match its session",
-            ));
-        }
         let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
         let mut body = serde_json::Map::new();
         body.insert("sub".into(), claims.sub.clone().into());
@@ -1271,7 +1841,18 @@ impl Provider {
             "session_expiry".into(),
             session.expires_at(&self.settings.session).into(),
         );
-        body.extend(self.identity_claims(&citizen, &scopes));
+        let released = self
+            .release_claims(
+                &client,
+                &citizen,
+                &scopes,
+                &session.sid,
+                &claims.sub,
+                ReleaseTarget::Userinfo,
+                now(),
+            )
+            .await?;
+        body.extend(released);
         Ok(serde_json::Value::Object(body))
     }
 }

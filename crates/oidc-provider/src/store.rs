@@ -3,7 +3,7 @@
 //! `revoked_tokens`, `used_assertions`, `session_clients`, `refresh_tokens` and
 //! `backchannel_deliveries`.
 
-use crate::client::{Client, ClientAuthMethod, SigningAlg};
+use crate::client::{Client, ClientAuthMethod, SigningAlg, SubjectType};
 use crate::session::SsoSession;
 use citizen_registry::AssuranceLevel;
 use sqlx::{AnyPool, FromRow};
@@ -50,6 +50,10 @@ struct ClientRow {
     backchannel_logout_uri: Option<String>,
     frontchannel_logout_uri: Option<String>,
     refresh_tokens: i64,
+    public_authority: i64,
+    cpr_entitled: i64,
+    subject_type: String,
+    sector_identifier: Option<String>,
     /// Only selected when listing.
     #[sqlx(default)]
     source: Option<String>,
@@ -60,6 +64,8 @@ impl TryFrom<ClientRow> for Client {
 
     fn try_from(row: ClientRow) -> Result<Self, StoreError> {
         let what = |field: &str| format!("client {}: {field}", row.id);
+        let subject_type =
+            SubjectType::parse(&row.subject_type).ok_or_else(|| corrupt(what("subject_type")))?;
         Ok(Client {
             redirect_uris: json_list(&row.redirect_uris, &what("redirect_uris"))?,
             post_logout_redirect_uris: json_list(
@@ -90,6 +96,10 @@ impl TryFrom<ClientRow> for Client {
             backchannel_logout_uri: row.backchannel_logout_uri,
             frontchannel_logout_uri: row.frontchannel_logout_uri,
             refresh_tokens: row.refresh_tokens != 0,
+            public_authority: row.public_authority != 0,
+            cpr_entitled: row.cpr_entitled != 0,
+            subject_type,
+            sector_identifier: row.sector_identifier,
         })
     }
 }
@@ -266,7 +276,8 @@ impl Store {
     pub async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
         let row: Option<ClientRow> = sqlx::query_as(
             "SELECT id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, jwks, jwks_uri, \
-             scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri, refresh_tokens FROM clients WHERE id = $1",
+             scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri, refresh_tokens, \
+             public_authority, cpr_entitled, subject_type, sector_identifier FROM clients WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -278,7 +289,8 @@ impl Store {
     pub async fn find_clients(&self) -> Result<Vec<(Client, String)>, StoreError> {
         let rows: Vec<ClientRow> = sqlx::query_as(
             "SELECT id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, jwks, jwks_uri, \
-             scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri, refresh_tokens, source FROM clients ORDER BY id",
+             scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri, refresh_tokens, \
+             public_authority, cpr_entitled, subject_type, sector_identifier, source FROM clients ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -306,6 +318,8 @@ impl Store {
              backchannel_logout_uri = excluded.backchannel_logout_uri, \
              frontchannel_logout_uri = excluded.frontchannel_logout_uri, \
              refresh_tokens = excluded.refresh_tokens, \
+             public_authority = excluded.public_authority, cpr_entitled = excluded.cpr_entitled, \
+             subject_type = excluded.subject_type, sector_identifier = excluded.sector_identifier, \
              source = excluded.source, updated_at = excluded.updated_at"
         } else {
             "ON CONFLICT (id) DO NOTHING"
@@ -313,8 +327,8 @@ impl Store {
         let sql = format!(
             "INSERT INTO clients (id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, jwks, \
              jwks_uri, scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri, refresh_tokens, \
-             source, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16) {conflict}"
+             public_authority, cpr_entitled, subject_type, sector_identifier, source, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20) {conflict}"
         );
         let mut transaction = self.pool.begin().await?;
         let result = sqlx::query(&sql)
@@ -332,6 +346,10 @@ impl Store {
             .bind(client.backchannel_logout_uri.clone())
             .bind(client.frontchannel_logout_uri.clone())
             .bind(i64::from(client.refresh_tokens))
+            .bind(i64::from(client.public_authority))
+            .bind(i64::from(client.cpr_entitled))
+            .bind(client.subject_type.as_str())
+            .bind(client.sector_identifier.clone())
             .bind(source)
             .bind(now)
             .execute(&mut *transaction)
@@ -773,21 +791,62 @@ impl Store {
     }
 
     /// Records that a client took part in a session (kept until the session's absolute end).
+    /// The latest login's release context (chosen identity, requested claims) replaces the
+    /// earlier one; CPR-match tries are kept for the session.
     pub async fn insert_session_client(
         &self,
         sid: &str,
         client_id: &str,
         expires_at: i64,
+        release_context: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO session_clients (sid, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (sid, client_id) DO NOTHING",
+            "INSERT INTO session_clients (sid, client_id, expires_at, release_context) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (sid, client_id) DO UPDATE SET release_context = excluded.release_context",
         )
         .bind(sid)
         .bind(client_id)
         .bind(expires_at)
+        .bind(release_context)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// What the login released to a client in a session (JSON), if it took part.
+    pub async fn find_release_context(
+        &self,
+        sid: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT release_context FROM session_clients WHERE sid = $1 AND client_id = $2",
+        )
+        .bind(sid)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|(context,)| context))
+    }
+
+    /// Uses one CPR-match try of a client in a session, atomically across nodes. False when
+    /// `limit` tries are used up (or the client took no part in the session).
+    pub async fn update_cpr_match_try(
+        &self,
+        sid: &str,
+        client_id: &str,
+        limit: i64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE session_clients SET cpr_match_tries = cpr_match_tries + 1 \
+             WHERE sid = $1 AND client_id = $2 AND cpr_match_tries < $3",
+        )
+        .bind(sid)
+        .bind(client_id)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
     }
 
     /// The clients that took part in a session, for logout.

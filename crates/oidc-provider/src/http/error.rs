@@ -1,6 +1,6 @@
 //! The one mapping from provider errors to HTTP responses.
 
-use crate::provider::{InternalError, TokenError, UserinfoError};
+use crate::provider::{CprMatchError, InternalError, TokenError, UserinfoError};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -101,6 +101,28 @@ impl IntoResponse for UserinfoError {
         match self {
             UserinfoError::InvalidToken(description) => bearer_error(Some(description)),
             UserinfoError::Internal(error) => {
+                log_internal(&error);
+                oauth_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for CprMatchError {
+    fn into_response(self) -> Response {
+        match self {
+            CprMatchError::InvalidToken(description) => bearer_error(Some(description)),
+            CprMatchError::InvalidRequest(description) => {
+                oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description)
+            }
+            CprMatchError::Refused(description) => {
+                oauth_error(StatusCode::FORBIDDEN, "access_denied", &description)
+            }
+            CprMatchError::Internal(error) => {
                 log_internal(&error);
                 oauth_error(
                     StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,4 +1,4 @@
-//! The login page: the password form, the one-time code form, and cancel.
+//! The login page: the password form, the one-time code form, the identity choice, and cancel.
 
 use super::authorize::{BROWSER_COOKIE, SESSION_COOKIE};
 use super::form::{self, cookie, field};
@@ -102,6 +102,24 @@ pub async fn code(
             &base.csrf,
             code,
             Some(peer.ip().to_string()),
+        )
+        .await;
+    finish(&state, &headers, outcome)
+}
+
+/// The choice of a professional identity or a power of attorney (CSRF-checked like the others).
+pub async fn choose(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(base) = form_base(&headers, &body) else {
+        return state.pages.expired(&headers);
+    };
+    let choice = field(&base.fields, "choice").unwrap_or_default();
+    let outcome = state
+        .provider
+        .submit_choice(
+            &base.pending_id,
+            base.browser.as_deref(),
+            &base.csrf,
+            choice,
         )
         .await;
     finish(&state, &headers, outcome)

@@ -54,6 +54,8 @@ pub fn router(provider: Provider) -> Result<Router, minijinja::Error> {
         .route(path::LOGIN, get(login::show).post(login::password))
         .route("/login/code", post(login::code))
         .route("/login/cancel", post(login::cancel))
+        .route("/login/choose", post(login::choose))
+        .route(path::CPR_MATCH, post(userinfo::cpr_match))
         .route(path::TOKEN, post(token::token))
         .route(path::USERINFO, get(userinfo::get).post(userinfo::post))
         .route(path::END_SESSION, get(logout::get).post(logout::post))

@@ -210,6 +210,32 @@ const ENGLISH: Texts = Texts {
     not_logged_in: "You are not logged in to Segl in this browser. Log in at a service first.",
 };
 
+/// The strings of the identity choice page.
+#[derive(Serialize)]
+struct ChoiceTexts {
+    title: &'static str,
+    intro: &'static str,
+    legend: &'static str,
+    myself: &'static str,
+}
+
+fn choice_texts(language: Language) -> &'static ChoiceTexts {
+    match language {
+        Language::Danish => &ChoiceTexts {
+            title: "Vælg hvem du logger ind som",
+            intro: "Du kan logge ind som dig selv, for en virksomhed eller med en fuldmagt.",
+            legend: "Log ind som",
+            myself: "Mig selv",
+        },
+        Language::English => &ChoiceTexts {
+            title: "Choose who you log in as",
+            intro: "You can log in as yourself, for an organisation, or under a power of attorney.",
+            legend: "Log in as",
+            myself: "Myself",
+        },
+    }
+}
+
 fn texts(language: Language) -> &'static Texts {
     match language {
         Language::Danish => &DANISH,
@@ -239,6 +265,7 @@ impl Pages {
         let mut environment = Environment::new();
         environment.add_template("base.html", include_str!("../../templates/base.html"))?;
         environment.add_template("login.html", include_str!("../../templates/login.html"))?;
+        environment.add_template("choose.html", include_str!("../../templates/choose.html"))?;
         environment.add_template("message.html", include_str!("../../templates/message.html"))?;
         environment.add_template(
             "form_post.html",
@@ -273,6 +300,7 @@ impl Pages {
         let (stage, title) = match view.stage {
             LoginStage::Password => ("password", t.log_in_title),
             LoginStage::OneTimeCode => ("code", t.code_title),
+            LoginStage::Choose => return self.choose(view, language, status),
         };
         let error = problem.map(|problem| match problem {
             FormProblem::InvalidCredentials => t.invalid_credentials,
@@ -289,6 +317,25 @@ impl Pages {
                 lang => language.code(), t, title, stage, error, level_name,
                 client_name => view.client_name, pending_id => view.pending_id, csrf => view.csrf_token,
                 login_hint => view.login_hint.clone().unwrap_or_default(),
+            },
+        );
+        html(status, body)
+    }
+
+    /// The identity choice after authentication (professional identity or power of attorney).
+    fn choose(&self, view: &LoginView, language: Language, status: StatusCode) -> Response {
+        let t = texts(language);
+        let c = choice_texts(language);
+        let choices: Vec<minijinja::Value> = view
+            .choices
+            .iter()
+            .map(|option| context! { value => option.value, label => option.label })
+            .collect();
+        let body = self.render(
+            "choose.html",
+            context! {
+                lang => language.code(), t, c, title => c.title, choices,
+                client_name => view.client_name, pending_id => view.pending_id, csrf => view.csrf_token,
             },
         );
         html(status, body)

@@ -1,4 +1,5 @@
-//! `/userinfo` (OIDC Core 5.3), GET and POST with a Bearer token (RFC 6750 2.1, 2.2).
+//! `/userinfo` (OIDC Core 5.3), GET and POST with a Bearer token (RFC 6750 2.1, 2.2), and
+//! `/cpr-match` with the same Bearer token.
 
 use super::form;
 use super::{error, AppState};
@@ -42,6 +43,35 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         (Some(_), Some(_)) => error::bearer_error(Some("the access token was sent twice")),
         (Some(token), None) | (None, Some(token)) => answer(&state, &token).await,
         (None, None) => error::bearer_error(None),
+    }
+}
+
+/// NEMLOGIN.md section 3: `POST /cpr-match` with the access token as Bearer and the `cpr` the
+/// citizen typed: `{"match": true|false}`.
+pub async fn cpr_match(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let token = match bearer(&headers) {
+        Ok(Some(token)) => token,
+        Ok(None) => return error::bearer_error(None),
+        Err(()) => return error::bearer_error(Some("malformed Authorization header")),
+    };
+    let Ok(fields) = form::parse(&body) else {
+        return error::oauth_error(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be form-urlencoded UTF-8",
+        );
+    };
+    let cpr = form::field(&fields, "cpr").unwrap_or_default();
+    match state.provider.cpr_match(&token, cpr).await {
+        Ok(matches) => {
+            let mut response = Json(serde_json::json!({ "match": matches })).into_response();
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            response
+        }
+        Err(error) => error.into_response(),
     }
 }
 
