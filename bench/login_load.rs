@@ -155,8 +155,8 @@ async fn argon2(samples: usize, clk_tck: u64) -> anyhow::Result<Value> {
         }
     }
     // The same clock as the server's CPU per flow (utime + stime), averaged over the samples.
-    let ticks_per_hash = (process_cpu_seconds(std::process::id(), clk_tck)? - ticks_started)
-        / wall.len() as f64;
+    let ticks_per_hash =
+        (process_cpu_seconds(std::process::id(), clk_tck)? - ticks_started) / wall.len() as f64;
     wall.sort_by(f64::total_cmp);
     cpu.sort_by(f64::total_cmp);
     let median = |sorted: &[f64]| sorted[sorted.len() / 2];

@@ -6,16 +6,19 @@
 
 mod helpers;
 
+mod accessibility;
 mod account;
 mod audit;
 mod authorize_errors;
 mod browser;
 mod citizens;
 mod database;
+mod enrolment;
 mod import;
 mod lifecycle;
 mod lockout;
 mod nodes;
 mod oidc_flow;
+mod passkey;
 mod token_errors;
 mod totp;

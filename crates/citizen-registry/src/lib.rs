@@ -1,6 +1,6 @@
 //! Citizens, credentials and the audit log: the state's registry behind Segl.
 //!
-//! Owns the tables `citizens`, `audit_head` and `audit_events`. Everything that touches a
+//! Owns the tables `citizens`, `passkeys`, `audit_head` and `audit_events`. Everything that touches a
 //! password, a TOTP secret or the failed-attempt counter goes through [`Registry`], so the rules
 //! (argon2id off the runtime, lockout, replay-safe TOTP, an audit event per change) hold for
 //! every caller: the CLI, the provider's login page, the import.
@@ -23,6 +23,7 @@ pub use citizen::{
 };
 pub use cpr::{CprError, NationalId};
 pub use registry::{
-    AuthenticationError, ImportProgress, ImportReport, LoginContext, Registry, RegistryError,
-    RegistrySettings, TotpEnrollment, TotpOutcome,
+    AuthenticationError, ImportProgress, ImportReport, LoginContext, PasskeyFailure, PendingTotp,
+    Registry, RegistryError, RegistrySettings, TotpConfirmation, TotpEnrollment, TotpOutcome,
 };
+pub use store::StoredPasskey;

@@ -137,6 +137,15 @@ mod tests {
             assert!(listed("scopes_supported", scope), "{scope}");
         }
         assert!(listed("grant_types_supported", "refresh_token"));
+        // High is reachable with a passkey (and identity proofed at High).
+        assert_eq!(
+            document["acr_values_supported"],
+            json!([
+                "https://data.gov.dk/concept/core/nsis/loa/Low",
+                "https://data.gov.dk/concept/core/nsis/loa/Substantial",
+                "https://data.gov.dk/concept/core/nsis/loa/High"
+            ])
+        );
         assert_eq!(
             document["end_session_endpoint"],
             "https://login.example.dk/logout"

@@ -1,4 +1,4 @@
-//! The login page: the password form, the one-time code form, and cancel.
+//! The login page: the password form, the one-time code form, the passkey form, and cancel.
 
 use super::authorize::{BROWSER_COOKIE, SESSION_COOKIE};
 use super::form::{self, cookie, field};
@@ -101,6 +101,29 @@ pub async fn code(
             base.browser.as_deref(),
             &base.csrf,
             code,
+            Some(peer.ip().to_string()),
+        )
+        .await;
+    finish(&state, &headers, outcome)
+}
+
+pub async fn passkey(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(base) = form_base(&headers, &body) else {
+        return state.pages.expired(&headers);
+    };
+    let credential = field(&base.fields, "credential").unwrap_or_default();
+    let outcome = state
+        .provider
+        .submit_passkey(
+            &base.pending_id,
+            base.browser.as_deref(),
+            &base.csrf,
+            credential,
             Some(peer.ip().to_string()),
         )
         .await;
