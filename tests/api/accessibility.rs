@@ -34,15 +34,24 @@ async fn violations(client: &Client, axe: &str) -> Vec<serde_json::Value> {
         .execute_async(
             "const done = arguments[arguments.length - 1];
              axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
-               .then(result => done(JSON.stringify(result.violations.map(v => ({
-                   id: v.id, impact: v.impact, help: v.help,
-                   targets: v.nodes.map(n => n.target.join(' ')) })))))
-               .catch(error => done(JSON.stringify([{ id: 'axe-error', help: String(error) }])));",
+               .then(result => done(JSON.stringify({
+                   passes: result.passes.length,
+                   violations: result.violations.map(v => ({
+                       id: v.id, impact: v.impact, help: v.help,
+                       targets: v.nodes.map(n => n.target.join(' ')) })) })))
+               .catch(error => done(JSON.stringify({ passes: 0, violations: [{ id: 'axe-error', help: String(error) }] })));",
             vec![],
         )
         .await
         .expect("axe ran");
-    serde_json::from_str(result.as_str().expect("a JSON string")).expect("violations JSON")
+    let report: serde_json::Value =
+        serde_json::from_str(result.as_str().expect("a JSON string")).expect("axe JSON");
+    // axe really ran its WCAG rules on the page (not an empty document).
+    assert!(
+        report["passes"].as_u64().is_some_and(|passes| passes > 0),
+        "axe checked nothing: {report}"
+    );
+    report["violations"].as_array().expect("violations").clone()
 }
 
 fn authorize_url(app: &TestApp, client_id: &str, acr: Option<&str>, language: &str) -> String {
