@@ -1,6 +1,7 @@
 //! Automated accessibility checks: axe-core (pinned in tests/browser/package.json) in headless
 //! Chromium on the login page, the one-time code page and the passkey page, in Danish and
-//! English, at WCAG 2.1 A and AA. Skipped without chromedriver unless CI is set.
+//! English, and on the account and enrolment pages, at WCAG 2.1 A and AA. Skipped without
+//! chromedriver unless CI is set.
 #![allow(clippy::expect_used)]
 
 use crate::browser::{find_on_path, ChromeDriver};
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const PAGE_WAIT: Duration = Duration::from_secs(20);
+const LOW: &str = "https://data.gov.dk/concept/core/nsis/loa/Low";
 
 /// tests/browser/node_modules/axe-core/axe.min.js, installed with `npm ci` when missing.
 fn axe_source() -> String {
@@ -164,6 +166,44 @@ async fn login_code_and_passkey_pages_pass_axe_in_danish_and_english() {
         ));
         client.close().await.expect("close");
     }
+
+    // The account pages (in the browser's language, English): after a password login, the
+    // account page, the authenticator-app form (QR code) and the fresh-login form a passkey
+    // asks for.
+    let client = driver.connect().await;
+    client
+        .goto(&authorize_url(&app, &portal.id, Some(LOW), "en"))
+        .await
+        .expect("open the login page");
+    log_in_with_password(&client).await;
+    // The portal's callback does not exist; the session cookie is set all the same.
+    let deadline = std::time::Instant::now() + PAGE_WAIT;
+    while client
+        .current_url()
+        .await
+        .is_ok_and(|url| url.host_str() == Some("localhost"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the password login did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let issuer = app.settings.server.issuer.clone();
+    for (path, marker) in [
+        ("/account", "main h2"),
+        ("/account/totp", "img.qr"),
+        ("/account/passkey", r#"form[action="/account/reauth"]"#),
+    ] {
+        client
+            .goto(&format!("{issuer}{path}"))
+            .await
+            .expect("open the page");
+        wait_for(&client, marker).await;
+        report.push((format!("{path} (en)"), violations(&client, &axe).await));
+    }
+    client.close().await.expect("close");
+
     let failures: Vec<String> = report
         .iter()
         .filter(|(_, violations)| !violations.is_empty())
@@ -176,5 +216,5 @@ async fn login_code_and_passkey_pages_pass_axe_in_danish_and_english() {
         "axe violations:\n{}",
         failures.join("\n")
     );
-    assert_eq!(report.len(), 6, "six pages checked");
+    assert_eq!(report.len(), 9, "nine pages checked");
 }
