@@ -91,10 +91,10 @@ async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
         .unwrap_or_else(|error| panic!("no `{css}` on the page: {error}"))
 }
 
-async fn log_in_with_password(client: &Client) {
+async fn log_in_with_password(client: &Client, user_id: &str) {
     wait_for(client, "input#user_id")
         .await
-        .send_keys(USER_ID)
+        .send_keys(user_id)
         .await
         .expect("type user ID");
     wait_for(client, "input#password")
@@ -144,7 +144,7 @@ async fn login_code_and_passkey_pages_pass_axe_in_danish_and_english() {
         ));
 
         // The one-time code page (Substantial).
-        log_in_with_password(&client).await;
+        log_in_with_password(&client, USER_ID).await;
         wait_for(&client, "input#code").await;
         report.push((
             format!("code page ({language})"),
@@ -158,7 +158,7 @@ async fn login_code_and_passkey_pages_pass_axe_in_danish_and_english() {
             .goto(&authorize_url(&app, &portal.id, Some(HIGH), language))
             .await
             .expect("open the login page");
-        log_in_with_password(&client).await;
+        log_in_with_password(&client, USER_ID).await;
         wait_for(&client, r#"form[action="/login/passkey"] button"#).await;
         report.push((
             format!("passkey page ({language})"),
@@ -167,15 +167,17 @@ async fn login_code_and_passkey_pages_pass_axe_in_danish_and_english() {
         client.close().await.expect("close");
     }
 
-    // The account pages (in the browser's language, English): after a password login, the
-    // account page, the authenticator-app form (QR code) and the fresh-login form a passkey
-    // asks for.
+    // The account pages (in the browser's language, English): after a password login by a
+    // citizen without an app, the account page, the authenticator-app form (QR code) and the
+    // page a passkey shows without an app.
+    app.add_citizen("0707614285", "bohansen", PASSWORD, false)
+        .await;
     let client = driver.connect().await;
     client
         .goto(&authorize_url(&app, &portal.id, Some(LOW), "en"))
         .await
         .expect("open the login page");
-    log_in_with_password(&client).await;
+    log_in_with_password(&client, "bohansen").await;
     // The portal's callback does not exist; the session cookie is set all the same.
     let deadline = std::time::Instant::now() + PAGE_WAIT;
     while client
@@ -190,11 +192,20 @@ async fn login_code_and_passkey_pages_pass_axe_in_danish_and_english() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let issuer = app.settings.server.issuer.clone();
-    for (path, marker) in [
-        ("/account", "main h2"),
-        ("/account/totp", "img.qr"),
-        ("/account/passkey", r#"form[action="/account/reauth"]"#),
+    for (path, marker, stale) in [
+        ("/account", "main h2", false),
+        ("/account/totp", "img.qr", false),
+        // Twenty minutes on: the fresh-login form, and the page for a passkey without an app.
+        ("/account/totp", r#"form[action="/account/reauth"]"#, true),
+        ("/account/passkey", "main h1", true),
     ] {
+        if stale {
+            sqlx::query("UPDATE sso_sessions SET auth_time = $1")
+                .bind(time::OffsetDateTime::now_utc().unix_timestamp() - 1200)
+                .execute(&app.services.pool)
+                .await
+                .expect("age the sessions");
+        }
         client
             .goto(&format!("{issuer}{path}"))
             .await
@@ -216,5 +227,5 @@ async fn login_code_and_passkey_pages_pass_axe_in_danish_and_english() {
         "axe violations:\n{}",
         failures.join("\n")
     );
-    assert_eq!(report.len(), 9, "nine pages checked");
+    assert_eq!(report.len(), 10, "ten pages checked");
 }

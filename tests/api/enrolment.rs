@@ -246,3 +246,15 @@ async fn enrolment_without_a_fresh_login_asks_for_the_password_again() {
     assert_eq!(response.status(), 400);
     assert_eq!(app.audit_count("credential.totp_enrolled").await, 0);
 }
+
+#[tokio::test]
+async fn replacing_an_authenticator_app_needs_the_current_one() {
+    let app = spawn_app().await;
+    app.add_citizen(CPR, USER_ID, PASSWORD, true).await;
+    // A fresh password login is not enough to replace the app that guards Substantial.
+    low_login(&app).await;
+    let page = app.get_page("/account/totp").await;
+    assert!(page.contains("action=\"/account/reauth\""), "{page}");
+    assert!(page.contains("name=\"code\""), "the current app's code");
+    assert!(!page.contains("totp-secret"));
+}

@@ -31,10 +31,13 @@ pub enum Enrolment {
 }
 
 impl Enrolment {
-    /// The fresh login it needs: the level the factor gives, less the factor itself. An app
-    /// (Substantial) needs a password login; a passkey (High) a login at Substantial.
-    pub fn needs(self) -> AssuranceLevel {
+    /// The fresh login it needs: the level the factor gives, less the factor itself. A first
+    /// app (Substantial) needs a password login; replacing an app needs the current one too,
+    /// so a password alone never takes over a Substantial account; a passkey (High) needs a
+    /// login at Substantial.
+    pub fn needs(self, has_totp: bool) -> AssuranceLevel {
         match self {
+            Self::AuthenticatorApp if has_totp => AssuranceLevel::Substantial,
             Self::AuthenticatorApp => AssuranceLevel::Low,
             Self::Passkey => AssuranceLevel::Substantial,
         }
@@ -280,12 +283,13 @@ impl Provider {
         let Some(citizen) = self.active_citizen(session.citizen_id).await? else {
             return Ok(Gate::NotLoggedIn);
         };
-        let needs = enrolment.needs();
-        if needs >= AssuranceLevel::Substantial && !citizen.has_totp {
-            return Ok(Gate::Unreachable);
-        }
+        let needs = enrolment.needs(citizen.has_totp);
         let csrf_token = account_token(cookie);
         if now() - session.auth_time > max_age || session.aal < needs {
+            // The fresh login at Substantial is password and app code.
+            if needs >= AssuranceLevel::Substantial && !citizen.has_totp {
+                return Ok(Gate::Unreachable);
+            }
             return Ok(Gate::Reauthenticate {
                 enrolment,
                 csrf_token,
@@ -321,7 +325,7 @@ impl Provider {
         let Some(citizen) = self.active_citizen(session.citizen_id).await? else {
             return Ok(Reauthentication::Failed(Gate::NotLoggedIn));
         };
-        let needs = enrolment.needs();
+        let needs = enrolment.needs(citizen.has_totp);
         let again = Gate::Reauthenticate {
             enrolment,
             csrf_token: account_token(cookie),
@@ -561,5 +565,23 @@ impl Provider {
             }
             Err(error) => Err(error.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacing_an_app_needs_the_current_one() {
+        assert_eq!(
+            Enrolment::AuthenticatorApp.needs(false),
+            AssuranceLevel::Low
+        );
+        assert_eq!(
+            Enrolment::AuthenticatorApp.needs(true),
+            AssuranceLevel::Substantial
+        );
+        assert_eq!(Enrolment::Passkey.needs(false), AssuranceLevel::Substantial);
     }
 }
