@@ -230,12 +230,46 @@ async fn a_passkey_steps_a_substantial_session_up_to_high() {
         "otp, then hwk"
     );
 
-    // The counter was recorded and the passkey marked as used.
-    let (last_used,): (Option<i64>,) = sqlx::query_as("SELECT last_used_at FROM passkeys")
-        .fetch_one(&app.services.pool)
-        .await
-        .expect("row");
+    // The passkey is marked as used and its signature counter (the soft token counts up)
+    // stored, so a cloned authenticator replaying an old counter is caught.
+    let (last_used, stored): (Option<i64>, String) =
+        sqlx::query_as("SELECT last_used_at, passkey FROM passkeys")
+            .fetch_one(&app.services.pool)
+            .await
+            .expect("row");
     assert!(last_used.is_some());
+    let stored: serde_json::Value = serde_json::from_str(&stored).expect("passkey JSON");
+    assert!(
+        stored["cred"]["counter"]
+            .as_u64()
+            .is_some_and(|counter| counter > 0),
+        "{stored}"
+    );
+}
+
+#[tokio::test]
+async fn high_without_a_passkey_is_access_denied() {
+    let app = spawn_passkey_app().await;
+    let citizen = app.add_citizen(CPR, USER_ID, PASSWORD, true).await;
+    app.services
+        .registry
+        .set_ial(&citizen, AssuranceLevel::High, "test")
+        .await
+        .expect("IAL High");
+    let client = app.add_basic_client("portal", REDIRECT).await;
+    let started = app.authorize(&client, &[("acr_values", HIGH)]).await;
+    let login = started.location.clone().expect("login page");
+    let response = app.submit_password(&login, USER_ID, PASSWORD).await;
+    assert_eq!(
+        response.status(),
+        403,
+        "the access_denied page, not a lower level"
+    );
+    let page = response.text().await.expect("page");
+    assert!(
+        page.contains("name=\"error\" value=\"access_denied\""),
+        "{page}"
+    );
 }
 
 #[tokio::test]
