@@ -461,3 +461,47 @@ async fn adding_a_passkey_needs_a_fresh_substantial_login() {
         .expect("page");
     assert_eq!(response.status(), 403);
 }
+
+#[tokio::test]
+async fn a_challenge_shown_by_one_node_is_checked_by_another() {
+    let app = spawn_passkey_app().await;
+    let (_citizen, client, mut authenticator) = high_citizen_with_passkey(&app).await;
+    // A second node on the same database and issuer, as behind a load balancer.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let mut settings = app.settings.clone();
+    settings.server.listen = listener.local_addr().expect("bound").to_string();
+    let second = segl::Application::build_on(settings, listener)
+        .await
+        .expect("second node");
+    let second_address = format!("http://{}", second.local_addr().expect("bound"));
+    tokio::spawn(second.run_until(std::future::pending()));
+
+    let started = app.authorize(&client, &[("acr_values", HIGH)]).await;
+    let login = started.location.clone().expect("login page");
+    // The challenge comes from the first node ...
+    let page = app.get_page(&login).await;
+    let options: RequestChallengeResponse =
+        serde_json::from_str(&options_json(&page)).expect("request options");
+    let credential = authenticator
+        .do_authentication(origin(&app), options)
+        .expect("the soft passkey signs");
+    // ... and the answer goes to the second (cookies are per host, not per port).
+    let response = app
+        .client
+        .post(format!("{second_address}/login/passkey"))
+        .form(&[
+            ("request", hidden_field(&page, "request")),
+            ("csrf", hidden_field(&page, "csrf")),
+            (
+                "credential",
+                serde_json::to_string(&credential).expect("JSON"),
+            ),
+        ])
+        .send()
+        .await
+        .expect("passkey post");
+    let claims = claims_for(&app, &client, response, &started).await;
+    assert_eq!(claims["acr"], HIGH);
+}
