@@ -41,7 +41,7 @@ const SEGL_CODE_SUBMIT: &str = r#"form[action="/login/code"] > button[type="subm
 
 /// chromedriver on a free port, stopped (with the browsers it started) when dropped, also when
 /// the test panics.
-struct ChromeDriver {
+pub(crate) struct ChromeDriver {
     child: Child,
     port: u16,
     /// Chromium's profile; removed after the driver and its browser are gone.
@@ -49,7 +49,7 @@ struct ChromeDriver {
 }
 
 impl ChromeDriver {
-    async fn start(executable: &Path) -> ChromeDriver {
+    pub(crate) async fn start(executable: &Path) -> ChromeDriver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port for chromedriver")
@@ -87,7 +87,7 @@ impl ChromeDriver {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    async fn connect(&self) -> Client {
+    pub(crate) async fn connect(&self) -> Client {
         let mut args = vec![
             "--headless=new".to_owned(),
             "--no-sandbox".to_owned(),
@@ -153,7 +153,7 @@ impl Drop for ChromeDriver {
 }
 
 /// `name` on PATH, if installed.
-fn find_on_path(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|folder| folder.join(name))

@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod accessibility;
 mod account;
 mod audit;
 mod authorize_errors;
@@ -13,12 +14,14 @@ mod browser;
 mod citizens;
 mod claims;
 mod database;
+mod enrolment;
 mod import;
 mod lifecycle;
 mod lockout;
 mod nodes;
 mod oidc_flow;
 mod overload;
+mod passkey;
 mod poa;
 mod professional;
 mod token_errors;

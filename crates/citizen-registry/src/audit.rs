@@ -14,6 +14,8 @@ pub mod kind {
     pub const IAL_CHANGED: &str = "citizen.ial_changed";
     pub const PASSWORD_SET: &str = "credential.password_set";
     pub const TOTP_ENROLLED: &str = "credential.totp_enrolled";
+    pub const PASSKEY_REGISTERED: &str = "credential.passkey_registered";
+    pub const PASSKEY_REGISTRATION_FAILED: &str = "credential.passkey_registration_failed";
     pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
     pub const LOGIN_FAILED: &str = "login.failed";
     pub const FACTOR_SUCCEEDED: &str = "factor.succeeded";

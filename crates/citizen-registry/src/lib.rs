@@ -1,7 +1,7 @@
 //! Citizens, credentials and the audit log: the state's registry behind Segl.
 //!
-//! Owns the tables `citizens`, `audit_head`, `audit_events`, `organisations`, `employments` and
-//! `powers_of_attorney`. Everything that touches a
+//! Owns the tables `citizens`, `passkeys`, `audit_head`, `audit_events`, `organisations`,
+//! `employments` and `powers_of_attorney`. Everything that touches a
 //! password, a TOTP secret or the failed-attempt counter goes through [`Registry`], so the rules
 //! (argon2id off the runtime, lockout, replay-safe TOTP, an audit event per change) hold for
 //! every caller: the CLI, the provider's login page, the import.
@@ -29,6 +29,7 @@ pub use organisation::{
     Privilege,
 };
 pub use registry::{
-    AuthenticationError, ImportProgress, ImportReport, LoginContext, Registry, RegistryError,
-    RegistrySettings, TotpEnrollment, TotpOutcome,
+    AuthenticationError, ImportProgress, ImportReport, LoginContext, PasskeyFailure, PendingTotp,
+    Registry, RegistryError, RegistrySettings, TotpConfirmation, TotpEnrollment, TotpOutcome,
 };
+pub use store::StoredPasskey;

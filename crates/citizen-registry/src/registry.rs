@@ -13,7 +13,7 @@ use crate::organisation::{
 };
 use crate::password::{PasswordCost, PasswordError, PasswordHasher, PasswordPolicy};
 use crate::sealing::{MasterKey, SealError, Sealer};
-use crate::store::{ImportedCitizen, Store, StoreError};
+use crate::store::{ImportedCitizen, Store, StoreError, StoredPasskey};
 use crate::totp::{self, TotpError};
 use secrecy::SecretString;
 use std::path::Path;
@@ -38,6 +38,11 @@ pub enum RegistryError {
     UnknownCitizen(&'static str),
     #[error("the citizen has no TOTP authenticator")]
     NoTotp,
+    /// The enrolment form is too old, or not this citizen's.
+    #[error("the authenticator enrolment has expired; start again")]
+    EnrolmentExpired,
+    #[error("this passkey is already registered")]
+    DuplicatePasskey,
     #[error("TOTP failure: {0}")]
     Totp(#[from] TotpError),
     #[error("{0}")]
@@ -138,6 +143,42 @@ pub struct ImportReport {
 }
 
 const TOTP_SEAL_PURPOSE: &str = "totp-secrets";
+/// How long a citizen has to confirm a new authenticator app with its first code.
+const TOTP_ENROLMENT_SECONDS: i64 = 600;
+
+/// A TOTP secret offered to a citizen but not yet confirmed. `sealed` goes into the enrolment
+/// form (sealed with the citizen's id and the time it was made, so it is useless elsewhere);
+/// nothing is stored until the first code confirms it.
+#[derive(Debug, Clone)]
+pub struct PendingTotp {
+    pub enrollment: TotpEnrollment,
+    pub sealed: String,
+}
+
+/// The result of confirming a new authenticator app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotpConfirmation {
+    Enrolled,
+    WrongCode,
+}
+
+/// What the registry records about a passkey ceremony, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyFailure {
+    /// The authenticator's answer did not verify (signature, challenge, origin, flags).
+    Rejected,
+    /// The credential is not one of the citizen's.
+    UnknownCredential,
+}
+
+impl PasskeyFailure {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Rejected => "rejected",
+            Self::UnknownCredential => "unknown_credential",
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct Registry {
@@ -572,6 +613,205 @@ impl Registry {
             .insert_audit_events(vec![event(audit::kind::FACTOR_FAILED)])
             .await?;
         Ok(TotpOutcome::Rejected)
+    }
+
+    /// Offers a new TOTP secret for the citizen to add to an authenticator app. Nothing is
+    /// stored: [`Registry::confirm_totp_enrollment`] saves it once a first code matches.
+    pub fn begin_totp_enrollment(&self, citizen: &Citizen) -> Result<PendingTotp, RegistryError> {
+        let secret = totp::generate_secret()?;
+        let mut plaintext = now().to_be_bytes().to_vec();
+        plaintext.extend_from_slice(&secret);
+        let sealed = self
+            .totp_sealer
+            .seal(&plaintext, &format!("enrolment:{}", citizen.id))?;
+        Ok(PendingTotp {
+            enrollment: TotpEnrollment {
+                otpauth_uri: totp::otpauth_uri(
+                    &secret,
+                    citizen.user_id.as_str(),
+                    &self.settings.totp_issuer,
+                )?,
+                secret_base32: totp::secret_base32(&secret)?,
+            },
+            sealed,
+        })
+    }
+
+    /// The secret of an enrolment form, if it is this citizen's and recent.
+    pub fn open_totp_enrollment(
+        &self,
+        citizen: &Citizen,
+        sealed: &str,
+    ) -> Result<PendingTotp, RegistryError> {
+        let secret = self.pending_totp_secret(citizen, sealed)?;
+        Ok(PendingTotp {
+            enrollment: TotpEnrollment {
+                otpauth_uri: totp::otpauth_uri(
+                    &secret,
+                    citizen.user_id.as_str(),
+                    &self.settings.totp_issuer,
+                )?,
+                secret_base32: totp::secret_base32(&secret)?,
+            },
+            sealed: sealed.to_owned(),
+        })
+    }
+
+    fn pending_totp_secret(
+        &self,
+        citizen: &Citizen,
+        sealed: &str,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let plaintext = self
+            .totp_sealer
+            .open(sealed, &format!("enrolment:{}", citizen.id))
+            .map_err(|_| RegistryError::EnrolmentExpired)?;
+        let (issued, secret) = plaintext
+            .split_first_chunk::<8>()
+            .ok_or(RegistryError::EnrolmentExpired)?;
+        let issued_at = i64::from_be_bytes(*issued);
+        if now() - issued_at > TOTP_ENROLMENT_SECONDS {
+            return Err(RegistryError::EnrolmentExpired);
+        }
+        Ok(secret.to_vec())
+    }
+
+    /// Saves a new authenticator app (replacing any earlier one) once `code` matches it; the
+    /// code counts as used. Audited with the level the factor gives (Substantial).
+    pub async fn confirm_totp_enrollment(
+        &self,
+        citizen: &Citizen,
+        sealed: &str,
+        code: &str,
+        actor: &str,
+    ) -> Result<TotpConfirmation, RegistryError> {
+        let secret = self.pending_totp_secret(citizen, sealed)?;
+        let at = now();
+        let Some(step) = totp::matching_step(&secret, code, at, None)? else {
+            return Ok(TotpConfirmation::WrongCode);
+        };
+        let stored = self.totp_sealer.seal(&secret, &citizen.id.to_string())?;
+        let event = AuditEvent::new(audit::kind::TOTP_ENROLLED, Some(citizen.id), actor, at)
+            .with_level(AssuranceLevel::Substantial.as_str())
+            .with_detail(serde_json::json!({ "confirmed": true }));
+        if !self
+            .store
+            .update_totp_confirmed(citizen.id, &stored, step, at, event)
+            .await?
+        {
+            return Err(RegistryError::UnknownCitizen("id"));
+        }
+        Ok(TotpConfirmation::Enrolled)
+    }
+
+    // ----- passkeys -----
+
+    /// The citizen's passkeys (the serialized credentials, as the provider stored them).
+    pub async fn passkeys(&self, citizen_id: Uuid) -> Result<Vec<StoredPasskey>, RegistryError> {
+        Ok(self.store.find_passkeys(citizen_id).await?)
+    }
+
+    /// Adds a passkey the provider has verified. Audited with the level it gives (High).
+    pub async fn add_passkey(
+        &self,
+        citizen_id: Uuid,
+        credential_id: &str,
+        name: &str,
+        passkey: &str,
+        actor: &str,
+        context: &LoginContext,
+    ) -> Result<(), RegistryError> {
+        let at = now();
+        let name: String = name.trim().chars().take(64).collect();
+        let name = if name.is_empty() {
+            "Passkey".to_owned()
+        } else {
+            name
+        };
+        let event = AuditEvent::new(audit::kind::PASSKEY_REGISTERED, Some(citizen_id), actor, at)
+            .with_ip(context.ip.clone())
+            .with_level(AssuranceLevel::High.as_str())
+            .with_detail(serde_json::json!({ "factor": "hwk" }));
+        let stored = StoredPasskey {
+            credential_id: credential_id.to_owned(),
+            citizen_id,
+            name,
+            passkey: passkey.to_owned(),
+            created_at: at,
+            last_used_at: None,
+        };
+        match self.store.insert_passkey(&stored, event).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict) => Err(RegistryError::DuplicatePasskey),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Records a failed passkey registration.
+    pub async fn passkey_registration_failed(
+        &self,
+        citizen_id: Uuid,
+        context: &LoginContext,
+    ) -> Result<(), RegistryError> {
+        let event = AuditEvent::new(
+            audit::kind::PASSKEY_REGISTRATION_FAILED,
+            Some(citizen_id),
+            "citizen",
+            now(),
+        )
+        .with_ip(context.ip.clone())
+        .with_level(AssuranceLevel::High.as_str())
+        .with_detail(serde_json::json!({ "factor": "hwk" }));
+        self.store.insert_audit_events(vec![event]).await?;
+        Ok(())
+    }
+
+    /// Records a verified passkey login: its last use, its updated counter and backup state
+    /// (`updated_passkey`, when they changed), and the audit event. False if the passkey is
+    /// not the citizen's (any more).
+    pub async fn passkey_used(
+        &self,
+        citizen_id: Uuid,
+        credential_id: &str,
+        updated_passkey: Option<&str>,
+        context: &LoginContext,
+    ) -> Result<bool, RegistryError> {
+        let at = now();
+        let mut event = AuditEvent::new(
+            audit::kind::FACTOR_SUCCEEDED,
+            Some(citizen_id),
+            "citizen",
+            at,
+        )
+        .with_ip(context.ip.clone())
+        .with_level(AssuranceLevel::High.as_str())
+        .with_detail(serde_json::json!({ "factor": "hwk" }));
+        event.client_id = context.client_id.clone();
+        Ok(self
+            .store
+            .update_passkey_used(citizen_id, credential_id, updated_passkey, at, event)
+            .await?)
+    }
+
+    /// Records a failed passkey login.
+    pub async fn passkey_failed(
+        &self,
+        citizen_id: Uuid,
+        failure: PasskeyFailure,
+        context: &LoginContext,
+    ) -> Result<(), RegistryError> {
+        let mut event = AuditEvent::new(
+            audit::kind::FACTOR_FAILED,
+            Some(citizen_id),
+            "citizen",
+            now(),
+        )
+        .with_ip(context.ip.clone())
+        .with_level(AssuranceLevel::High.as_str())
+        .with_detail(serde_json::json!({ "factor": "hwk", "reason": failure.as_str() }));
+        event.client_id = context.client_id.clone();
+        self.store.insert_audit_events(vec![event]).await?;
+        Ok(())
     }
 
     /// Checks a user ID and password. Takes the time of one argon2id verification whether or

@@ -1,10 +1,133 @@
 //! The citizen's own page at the provider: their live SSO sessions, and ending any of them
-//! (NEMLOGIN.md section 4). Reached with the SSO session cookie; nothing else is shown.
+//! (NEMLOGIN.md section 4); their authenticators, and enrolling an authenticator app or a
+//! passkey behind a fresh login at the level the factor gives. Reached with the SSO session
+//! cookie; nothing else is shown.
 
+use crate::level;
+use crate::passkey::PasskeyError;
 use crate::provider::{now, InternalError, Provider};
 use crate::session::SsoSession;
+use crate::store::ChallengeRow;
 use crate::tokens;
+use citizen_registry::{
+    AssuranceLevel, AuthenticationError, Citizen, LoginContext, RegistryError, TotpConfirmation,
+    TotpOutcome,
+};
+use secrecy::SecretString;
 use subtle::ConstantTimeEq;
+
+/// Enrolling a factor needs a login this recent (seconds since `auth_time`) to show the form.
+pub const FRESH_LOGIN_SECONDS: i64 = 300;
+/// ... and this recent to accept it (the citizen may take a while with the app or the key).
+const FRESH_SUBMIT_SECONDS: i64 = 900;
+/// How long a passkey registration ceremony lives.
+const CHALLENGE_SECONDS: i64 = 300;
+
+/// A factor a citizen can enrol from the account page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enrolment {
+    AuthenticatorApp,
+    Passkey,
+}
+
+impl Enrolment {
+    /// The fresh login it needs: the level the factor gives, less the factor itself. A first
+    /// app (Substantial) needs a password login; replacing an app needs the current one too,
+    /// so a password alone never takes over a Substantial account; a passkey (High) needs a
+    /// login at Substantial.
+    pub fn needs(self, has_totp: bool) -> AssuranceLevel {
+        match self {
+            Self::AuthenticatorApp if has_totp => AssuranceLevel::Substantial,
+            Self::AuthenticatorApp => AssuranceLevel::Low,
+            Self::Passkey => AssuranceLevel::Substantial,
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "totp" => Some(Self::AuthenticatorApp),
+            "passkey" => Some(Self::Passkey),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthenticatorApp => "totp",
+            Self::Passkey => "passkey",
+        }
+    }
+}
+
+/// Whether the browser may enrol a factor now.
+#[derive(Debug)]
+pub enum Gate {
+    /// No live session in this browser.
+    NotLoggedIn,
+    /// The login is not fresh, or below the level needed: ask for the password (and the
+    /// app's code when `needs_code`).
+    Reauthenticate {
+        enrolment: Enrolment,
+        csrf_token: String,
+        needs_code: bool,
+    },
+    /// The level needed cannot be reached (a passkey needs an authenticator app first).
+    Unreachable,
+    Ready(Box<Fresh>),
+}
+
+/// A live, fresh enough session and its citizen.
+#[derive(Debug)]
+pub struct Fresh {
+    pub citizen: Citizen,
+    pub session: SsoSession,
+    pub csrf_token: String,
+}
+
+/// The authenticator-app enrolment form.
+#[derive(Debug, Clone)]
+pub struct TotpForm {
+    pub csrf_token: String,
+    pub otpauth_uri: String,
+    pub secret_base32: String,
+    /// Sealed secret and time, carried by the form until the first code confirms it.
+    pub enrolment: String,
+}
+
+/// The passkey enrolment form.
+#[derive(Debug, Clone)]
+pub struct PasskeyForm {
+    pub csrf_token: String,
+    pub challenge_id: String,
+    pub options_json: String,
+}
+
+/// The result of a re-authentication.
+#[derive(Debug)]
+pub enum Reauthentication {
+    Done,
+    Failed(Gate),
+    Overloaded,
+}
+
+/// The result of an enrolment form.
+#[derive(Debug)]
+pub enum EnrolmentOutcome {
+    Enrolled,
+    /// The app's first code did not match: the form again.
+    WrongCode(TotpForm),
+    /// The passkey's answer did not verify, or the form expired.
+    Refused,
+    Gate(Gate),
+}
+
+/// One passkey as the citizen sees it.
+#[derive(Debug, Clone)]
+pub struct PasskeyView {
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
 
 /// One session as the citizen sees it.
 #[derive(Debug, Clone)]
@@ -25,6 +148,10 @@ pub struct AccountView {
     pub sessions: Vec<SessionView>,
     /// For the forms on the page: derived from the secret session cookie.
     pub csrf_token: String,
+    pub has_totp: bool,
+    pub passkeys: Vec<PasskeyView>,
+    /// Whether this provider offers passkeys (its issuer is on a domain name).
+    pub passkeys_available: bool,
 }
 
 fn account_token(session_cookie: &str) -> String {
@@ -80,10 +207,24 @@ impl Provider {
                 clients,
             });
         }
+        let passkeys = self
+            .registry
+            .passkeys(citizen.id)
+            .await?
+            .into_iter()
+            .map(|passkey| PasskeyView {
+                name: passkey.name,
+                created_at: passkey.created_at,
+                last_used_at: passkey.last_used_at,
+            })
+            .collect();
         Ok(Some(AccountView {
             name: citizen.full_name(),
             sessions,
             csrf_token: session_cookie.map(account_token).unwrap_or_default(),
+            has_totp: citizen.has_totp,
+            passkeys,
+            passkeys_available: self.passkeys.is_available(),
         }))
     }
 
@@ -115,5 +256,332 @@ impl Provider {
         }
         self.end_everywhere(&target.sid, target.citizen_id).await?;
         Ok(true)
+    }
+}
+
+fn csrf_matches(session_cookie: &str, csrf_token: &str) -> bool {
+    bool::from(
+        csrf_token
+            .as_bytes()
+            .ct_eq(account_token(session_cookie).as_bytes()),
+    )
+}
+
+impl Provider {
+    /// May this browser enrol `enrolment` now? `max_age`: how recent the login must be.
+    async fn gate(
+        &self,
+        session_cookie: Option<&str>,
+        enrolment: Enrolment,
+        max_age: i64,
+    ) -> Result<Gate, InternalError> {
+        let (Some(cookie), Some(session)) =
+            (session_cookie, self.live_session(session_cookie).await?)
+        else {
+            return Ok(Gate::NotLoggedIn);
+        };
+        let Some(citizen) = self.active_citizen(session.citizen_id).await? else {
+            return Ok(Gate::NotLoggedIn);
+        };
+        let needs = enrolment.needs(citizen.has_totp);
+        let csrf_token = account_token(cookie);
+        if now() - session.auth_time > max_age || session.aal < needs {
+            // The fresh login at Substantial is password and app code.
+            if needs >= AssuranceLevel::Substantial && !citizen.has_totp {
+                return Ok(Gate::Unreachable);
+            }
+            return Ok(Gate::Reauthenticate {
+                enrolment,
+                csrf_token,
+                needs_code: needs >= AssuranceLevel::Substantial,
+            });
+        }
+        Ok(Gate::Ready(Box::new(Fresh {
+            citizen,
+            session,
+            csrf_token,
+        })))
+    }
+
+    /// The fresh login for an enrolment: the citizen's password, and the app's code when the
+    /// enrolment needs Substantial. On success the session's `auth_time` moves to now.
+    pub async fn reauthenticate(
+        &self,
+        session_cookie: Option<&str>,
+        csrf_token: &str,
+        enrolment: Enrolment,
+        password: SecretString,
+        code: Option<&str>,
+        ip: Option<String>,
+    ) -> Result<Reauthentication, InternalError> {
+        let (Some(cookie), Some(session)) =
+            (session_cookie, self.live_session(session_cookie).await?)
+        else {
+            return Ok(Reauthentication::Failed(Gate::NotLoggedIn));
+        };
+        if !csrf_matches(cookie, csrf_token) {
+            return Ok(Reauthentication::Failed(Gate::NotLoggedIn));
+        }
+        let Some(citizen) = self.active_citizen(session.citizen_id).await? else {
+            return Ok(Reauthentication::Failed(Gate::NotLoggedIn));
+        };
+        let needs = enrolment.needs(citizen.has_totp);
+        let again = Gate::Reauthenticate {
+            enrolment,
+            csrf_token: account_token(cookie),
+            needs_code: needs >= AssuranceLevel::Substantial,
+        };
+        let context = LoginContext {
+            ip,
+            client_id: None,
+        };
+        match self
+            .registry
+            .authenticate_password(citizen.user_id.as_str(), password, &context)
+            .await
+        {
+            Ok(authenticated) if authenticated.id == citizen.id => {}
+            Ok(_) => return Ok(Reauthentication::Failed(again)),
+            Err(AuthenticationError::Overloaded) => return Ok(Reauthentication::Overloaded),
+            Err(AuthenticationError::Storage(error)) => {
+                return Err(InternalError::Registry(RegistryError::Storage(error)))
+            }
+            Err(_) => return Ok(Reauthentication::Failed(again)),
+        }
+        let mut amr = Vec::new();
+        level::add_factor(&mut amr, &["pwd"]);
+        if needs >= AssuranceLevel::Substantial {
+            let code = code.unwrap_or_default();
+            match self.registry.verify_totp(citizen.id, code, &context).await {
+                Ok(TotpOutcome::Accepted) => level::add_factor(&mut amr, &["otp"]),
+                Ok(TotpOutcome::Rejected) | Err(RegistryError::NoTotp) => {
+                    return Ok(Reauthentication::Failed(again))
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        // The session keeps any stronger factor it had; the fresh login sets auth_time.
+        for factor in &session.amr {
+            level::add_factor(&mut amr, &[factor.as_str()]);
+        }
+        let aal = level::authenticator_level(&amr).unwrap_or(AssuranceLevel::Low);
+        self.store
+            .update_session_reauthenticated(&session.sid, &amr, aal.max(session.aal), now())
+            .await?;
+        Ok(Reauthentication::Done)
+    }
+
+    /// The authenticator-app form: a new secret, not stored until confirmed.
+    pub async fn totp_form(
+        &self,
+        session_cookie: Option<&str>,
+    ) -> Result<Result<TotpForm, Gate>, InternalError> {
+        let fresh = match self
+            .gate(
+                session_cookie,
+                Enrolment::AuthenticatorApp,
+                FRESH_LOGIN_SECONDS,
+            )
+            .await?
+        {
+            Gate::Ready(fresh) => fresh,
+            other => return Ok(Err(other)),
+        };
+        let pending = self.registry.begin_totp_enrollment(&fresh.citizen)?;
+        Ok(Ok(TotpForm {
+            csrf_token: fresh.csrf_token,
+            otpauth_uri: pending.enrollment.otpauth_uri,
+            secret_base32: pending.enrollment.secret_base32,
+            enrolment: pending.sealed,
+        }))
+    }
+
+    /// Confirms a new authenticator app with its first code, then saves it (audited).
+    pub async fn confirm_totp(
+        &self,
+        session_cookie: Option<&str>,
+        csrf_token: &str,
+        enrolment: &str,
+        code: &str,
+    ) -> Result<EnrolmentOutcome, InternalError> {
+        let fresh = match self
+            .gate(
+                session_cookie,
+                Enrolment::AuthenticatorApp,
+                FRESH_SUBMIT_SECONDS,
+            )
+            .await?
+        {
+            Gate::Ready(fresh) => fresh,
+            other => return Ok(EnrolmentOutcome::Gate(other)),
+        };
+        let Some(cookie) = session_cookie else {
+            return Ok(EnrolmentOutcome::Gate(Gate::NotLoggedIn));
+        };
+        if !csrf_matches(cookie, csrf_token) {
+            return Ok(EnrolmentOutcome::Refused);
+        }
+        match self
+            .registry
+            .confirm_totp_enrollment(&fresh.citizen, enrolment, code, "citizen")
+            .await
+        {
+            Ok(TotpConfirmation::Enrolled) => Ok(EnrolmentOutcome::Enrolled),
+            Ok(TotpConfirmation::WrongCode) => {
+                let pending = self
+                    .registry
+                    .open_totp_enrollment(&fresh.citizen, enrolment)?;
+                Ok(EnrolmentOutcome::WrongCode(TotpForm {
+                    csrf_token: fresh.csrf_token,
+                    otpauth_uri: pending.enrollment.otpauth_uri,
+                    secret_base32: pending.enrollment.secret_base32,
+                    enrolment: pending.sealed,
+                }))
+            }
+            Err(RegistryError::EnrolmentExpired) => Ok(EnrolmentOutcome::Refused),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The passkey form: a registration ceremony, its state stored in `webauthn_challenges`.
+    pub async fn passkey_form(
+        &self,
+        session_cookie: Option<&str>,
+    ) -> Result<Result<PasskeyForm, Gate>, InternalError> {
+        if !self.passkeys.is_available() {
+            return Ok(Err(Gate::Unreachable));
+        }
+        let fresh = match self
+            .gate(session_cookie, Enrolment::Passkey, FRESH_LOGIN_SECONDS)
+            .await?
+        {
+            Gate::Ready(fresh) => fresh,
+            other => return Ok(Err(other)),
+        };
+        let Some(cookie) = session_cookie else {
+            return Ok(Err(Gate::NotLoggedIn));
+        };
+        let existing = self.registry.passkeys(fresh.citizen.id).await?;
+        let started = self
+            .passkeys
+            .start_registration(
+                fresh.citizen.id,
+                fresh.citizen.user_id.as_str(),
+                &fresh.citizen.full_name(),
+                &existing,
+            )
+            .map_err(|error| InternalError::Signing(error.to_string()))?;
+        let at = now();
+        let challenge_id = tokens::random_token()?;
+        self.store
+            .insert_challenge(&ChallengeRow {
+                id: challenge_id.clone(),
+                citizen_id: fresh.citizen.id.to_string(),
+                session_hash: tokens::sha256_hex(cookie),
+                state: started.state.to_string(),
+                created_at: at,
+                expires_at: at + CHALLENGE_SECONDS,
+            })
+            .await?;
+        Ok(Ok(PasskeyForm {
+            csrf_token: fresh.csrf_token,
+            challenge_id,
+            options_json: started.options_json,
+        }))
+    }
+
+    /// Verifies the browser's answer to a registration and stores the passkey (audited).
+    pub async fn finish_passkey(
+        &self,
+        session_cookie: Option<&str>,
+        csrf_token: &str,
+        challenge_id: &str,
+        name: &str,
+        credential_json: &str,
+        ip: Option<String>,
+    ) -> Result<EnrolmentOutcome, InternalError> {
+        let fresh = match self
+            .gate(session_cookie, Enrolment::Passkey, FRESH_SUBMIT_SECONDS)
+            .await?
+        {
+            Gate::Ready(fresh) => fresh,
+            other => return Ok(EnrolmentOutcome::Gate(other)),
+        };
+        let Some(cookie) = session_cookie else {
+            return Ok(EnrolmentOutcome::Gate(Gate::NotLoggedIn));
+        };
+        if !csrf_matches(cookie, csrf_token) {
+            return Ok(EnrolmentOutcome::Refused);
+        }
+        let Some(challenge) = self.store.delete_challenge(challenge_id, now()).await? else {
+            return Ok(EnrolmentOutcome::Refused);
+        };
+        let session_hash = tokens::sha256_hex(cookie);
+        if challenge.citizen_id != fresh.citizen.id.to_string()
+            || !bool::from(
+                challenge
+                    .session_hash
+                    .as_bytes()
+                    .ct_eq(session_hash.as_bytes()),
+            )
+        {
+            return Ok(EnrolmentOutcome::Refused);
+        }
+        let state: serde_json::Value = serde_json::from_str(&challenge.state)
+            .map_err(|_| crate::store::StoreError::Corrupt("webauthn challenge".into()))?;
+        let context = LoginContext {
+            ip,
+            client_id: None,
+        };
+        let registered = match self.passkeys.finish_registration(credential_json, &state) {
+            Ok(registered) => registered,
+            Err(PasskeyError::State(error)) => return Err(InternalError::Signing(error)),
+            Err(error) => {
+                tracing::info!(reason = %error, "passkey registration refused");
+                self.registry
+                    .passkey_registration_failed(fresh.citizen.id, &context)
+                    .await?;
+                return Ok(EnrolmentOutcome::Refused);
+            }
+        };
+        match self
+            .registry
+            .add_passkey(
+                fresh.citizen.id,
+                &registered.credential_id,
+                name,
+                &registered.passkey,
+                "citizen",
+                &context,
+            )
+            .await
+        {
+            Ok(()) => Ok(EnrolmentOutcome::Enrolled),
+            Err(RegistryError::DuplicatePasskey) => {
+                self.registry
+                    .passkey_registration_failed(fresh.citizen.id, &context)
+                    .await?;
+                Ok(EnrolmentOutcome::Refused)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replacing_an_app_needs_the_current_one() {
+        assert_eq!(
+            Enrolment::AuthenticatorApp.needs(false),
+            AssuranceLevel::Low
+        );
+        assert_eq!(
+            Enrolment::AuthenticatorApp.needs(true),
+            AssuranceLevel::Substantial
+        );
+        assert_eq!(Enrolment::Passkey.needs(false), AssuranceLevel::Substantial);
     }
 }

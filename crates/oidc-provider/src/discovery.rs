@@ -162,6 +162,15 @@ mod tests {
             "https://login.example.dk/cpr-match"
         );
         assert!(listed("grant_types_supported", "refresh_token"));
+        // High is reachable with a passkey (and identity proofed at High).
+        assert_eq!(
+            document["acr_values_supported"],
+            json!([
+                "https://data.gov.dk/concept/core/nsis/loa/Low",
+                "https://data.gov.dk/concept/core/nsis/loa/Substantial",
+                "https://data.gov.dk/concept/core/nsis/loa/High"
+            ])
+        );
         assert_eq!(
             document["end_session_endpoint"],
             "https://login.example.dk/logout"

@@ -8,9 +8,9 @@ pub const SUBSTANTIAL: &str = "https://data.gov.dk/concept/core/nsis/loa/Substan
 pub const HIGH: &str = "https://data.gov.dk/concept/core/nsis/loa/High";
 
 /// What `acr_values_supported` lists: the canonical URIs of the levels a citizen can reach
-/// (synonyms are accepted, never emitted). High needs a passkey, which is not offered yet: a
-/// request for High is understood and refused with `access_denied`, never answered lower.
-pub const SUPPORTED: [&str; 2] = [LOW, SUBSTANTIAL];
+/// (synonyms are accepted, never emitted). High needs a passkey with user verification and
+/// identity proofed at High.
+pub const SUPPORTED: [&str; 3] = [LOW, SUBSTANTIAL, HIGH];
 
 /// With no `acr_values`, Danish brokers default to Substantial.
 pub const DEFAULT_LEVEL: AssuranceLevel = AssuranceLevel::Substantial;
@@ -84,6 +84,44 @@ pub fn authenticator_level(amr: &[String]) -> Option<AssuranceLevel> {
 /// NEMLOGIN.md section 2: the level reached is the lowest of identity proofing and authenticator.
 pub fn level_reached(ial: AssuranceLevel, aal: AssuranceLevel) -> AssuranceLevel {
     ial.min(aal)
+}
+
+/// A second factor the login can ask for after the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactor {
+    /// A TOTP code (`otp`): reaches Substantial.
+    OneTimeCode,
+    /// A passkey with user verification (`hwk`, `user`): reaches High.
+    Passkey,
+}
+
+impl SecondFactor {
+    /// The RFC 8176 `amr` values this factor adds.
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            Self::OneTimeCode => &["otp"],
+            Self::Passkey => &["hwk", "user"],
+        }
+    }
+}
+
+/// Which factor to ask for to reach `needed` after a password, given what the citizen has
+/// enrolled: High needs a passkey; Substantial takes the authenticator app first, else a passkey
+/// (which is stronger than needed). None: the level cannot be reached.
+pub fn second_factor(
+    needed: AssuranceLevel,
+    has_totp: bool,
+    has_passkey: bool,
+) -> Option<SecondFactor> {
+    match needed {
+        AssuranceLevel::Low => None,
+        AssuranceLevel::Substantial if has_totp => Some(SecondFactor::OneTimeCode),
+        AssuranceLevel::Substantial | AssuranceLevel::High if has_passkey => {
+            Some(SecondFactor::Passkey)
+        }
+        AssuranceLevel::Substantial | AssuranceLevel::High => None,
+    }
 }
 
 /// Adds a factor to `amr`, keeping `mfa` present whenever two or more factors were used.
@@ -164,6 +202,27 @@ mod tests {
             acr_uri(AssuranceLevel::High),
             "https://data.gov.dk/concept/core/nsis/loa/High"
         );
+    }
+
+    #[test]
+    fn high_needs_a_passkey_and_substantial_prefers_the_app() {
+        use AssuranceLevel::{High, Substantial};
+        assert_eq!(second_factor(High, true, false), None);
+        assert_eq!(second_factor(High, true, true), Some(SecondFactor::Passkey));
+        assert_eq!(
+            second_factor(Substantial, true, true),
+            Some(SecondFactor::OneTimeCode)
+        );
+        assert_eq!(
+            second_factor(Substantial, false, true),
+            Some(SecondFactor::Passkey)
+        );
+        assert_eq!(second_factor(Substantial, false, false), None);
+    }
+
+    #[test]
+    fn high_is_advertised() {
+        assert!(SUPPORTED.contains(&HIGH));
     }
 
     #[test]

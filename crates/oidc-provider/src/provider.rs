@@ -11,15 +11,16 @@ use crate::client_auth::{self, ClientCredentials};
 use crate::client_cache::ClientCache;
 use crate::discovery;
 use crate::keyring::KeyRing;
-use crate::level;
+use crate::level::{self, SecondFactor};
+use crate::passkey::{Ceremonies, PasskeyError};
 use crate::session::{self, Next, Requirements, SessionPolicy, SsoSession};
 use crate::store::{NewCode, PendingRow, Store, StoreError};
 use crate::tokens::{self, AccessTokenClaims, IdTokenClaims};
 use aws_lc_rs::hmac;
 use citizen_registry::audit::AuditEvent;
 use citizen_registry::{
-    AssuranceLevel, AuthenticationError, Citizen, LoginContext, NationalId, Registry,
-    RegistryError, TotpOutcome,
+    AssuranceLevel, AuthenticationError, Citizen, LoginContext, NationalId, PasskeyFailure,
+    Registry, RegistryError, TotpOutcome,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -42,6 +43,10 @@ fn level_claims(
         claims.insert("aal".into(), aal.as_str().into());
     }
     claims
+}
+
+fn pending_json(pending: &PendingRequest) -> Result<String, InternalError> {
+    serde_json::to_string(pending).map_err(|error| InternalError::Signing(error.to_string()))
 }
 
 pub fn now() -> i64 {
@@ -136,7 +141,7 @@ pub enum DenialReason {
     IdentityLevel,
     /// No second factor is enrolled.
     NoSecondFactor,
-    /// Too many wrong one-time codes.
+    /// Too many wrong one-time codes or refused passkeys.
     TooManyCodes,
 }
 
@@ -168,6 +173,13 @@ struct PendingRequest {
     /// Logged in (this SSO session); waiting for the citizen to choose an identity.
     #[serde(default)]
     choose_sid: Option<String>,
+    /// The factor asked for after the password (or in a step-up).
+    #[serde(default)]
+    second_factor: Option<SecondFactor>,
+    /// The WebAuthn challenge state of the passkey step (serialized `PasskeyAuthentication`),
+    /// renewed each time the page is shown and cleared when an answer is checked.
+    #[serde(default)]
+    passkey_challenge: Option<serde_json::Value>,
 }
 
 /// What a login chose, kept per client and session in `session_clients.release_context`.
@@ -296,6 +308,8 @@ pub struct LoginView {
     pub login_hint: Option<String>,
     /// For the choice stage: the identities the citizen may log in as.
     pub choices: Vec<ChoiceOption>,
+    /// For the passkey stage: the `publicKey` request options for `navigator.credentials.get`.
+    pub passkey_options: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,6 +318,7 @@ pub enum LoginStage {
     OneTimeCode,
     /// Choose a professional identity or a power of attorney.
     Choose,
+    Passkey,
 }
 
 /// Why a submitted form was not accepted (the page is shown again with the message).
@@ -312,6 +327,8 @@ pub enum FormProblem {
     /// One message for unknown user ID, wrong password, locked and inactive: no enumeration.
     InvalidCredentials,
     WrongCode,
+    /// The passkey's answer did not verify (or was cancelled in the browser).
+    PasskeyRejected,
 }
 
 /// The result of a form submission.
@@ -395,6 +412,7 @@ pub struct Provider {
     pub(crate) registry: Registry,
     pub(crate) settings: Arc<ProviderSettings>,
     pub(crate) keys: Arc<KeyRing>,
+    pub(crate) passkeys: Arc<Ceremonies>,
     pairwise_key: Arc<hmac::Key>,
     discovery_json: Arc<str>,
     /// For back-channel logout deliveries.
@@ -415,7 +433,9 @@ impl Provider {
             .derive(SESSION_PURPOSE)
             .map_err(|error| InternalError::Signing(error.to_string()))?;
         let discovery_json: Arc<str> = discovery::document(&settings.issuer).to_string().into();
+        let passkeys = Arc::new(Ceremonies::new(&settings.issuer));
         Ok(Self {
+            passkeys,
             store,
             registry,
             settings: Arc::new(settings),
@@ -569,12 +589,13 @@ impl Provider {
             }
             next @ (Next::Login | Next::StepUp) => {
                 let step_up = next == Next::StepUp;
-                // A step-up can only add a one-time code (passkeys are not offered yet): a
-                // citizen without one, or a request for High, cannot reach the level.
-                if step_up
-                    && (level == AssuranceLevel::High
-                        || !citizen.as_ref().is_some_and(|citizen| citizen.has_totp))
-                {
+                // A step-up asks only for the missing factor: the app for Substantial, a
+                // passkey for High. A citizen with neither cannot reach the level.
+                let step_up_factor = match (&citizen, step_up) {
+                    (Some(citizen), true) => self.second_factor_for(citizen, level).await?,
+                    _ => None,
+                };
+                if step_up && step_up_factor.is_none() {
                     let response = request
                         .error(
                             ErrorCode::AccessDenied,
@@ -605,6 +626,8 @@ impl Provider {
                     code_failures: 0,
                     first_factor_at: None,
                     choose_sid: None,
+                    second_factor: step_up_factor,
+                    passkey_challenge: None,
                 };
                 let (citizen_id, amr) = match (&pending.step_up_sid, &live) {
                     (Some(_), Some(session)) => (
@@ -632,6 +655,17 @@ impl Provider {
                 })
             }
         }
+    }
+
+    /// Which factor takes `citizen` to `level` after a password (None: none can).
+    async fn second_factor_for(
+        &self,
+        citizen: &Citizen,
+        level: AssuranceLevel,
+    ) -> Result<Option<SecondFactor>, InternalError> {
+        let has_passkey =
+            self.passkeys.is_available() && !self.registry.passkeys(citizen.id).await?.is_empty();
+        Ok(level::second_factor(level, citizen.has_totp, has_passkey))
     }
 
     pub(crate) async fn active_citizen(
@@ -673,18 +707,50 @@ impl Provider {
             pending_id: row.id.clone(),
             csrf_token: row.csrf_token.clone(),
             client_name,
-            stage: if pending.choose_sid.is_some() {
-                LoginStage::Choose
-            } else if row.citizen_id.is_some() {
-                LoginStage::OneTimeCode
-            } else {
-                LoginStage::Password
+            stage: match (&row.citizen_id, pending.second_factor) {
+                _ if pending.choose_sid.is_some() => LoginStage::Choose,
+                (None, _) => LoginStage::Password,
+                (Some(_), Some(SecondFactor::Passkey)) => LoginStage::Passkey,
+                (Some(_), _) => LoginStage::OneTimeCode,
             },
             choices: Vec::new(),
             level: pending.level,
             ui_locales: pending.request.ui_locales.clone(),
             login_hint: pending.request.login_hint.clone(),
+            passkey_options: None,
         }
+    }
+
+    /// The page for a pending request; the passkey stage gets a new challenge, stored in the
+    /// pending request so that any node can check the answer.
+    async fn view_with_challenge(
+        &self,
+        row: &PendingRow,
+        mut pending: PendingRequest,
+    ) -> Result<LoginView, InternalError> {
+        let name = self.client_name(&pending.request.client_id).await?;
+        let mut view = self.view(row, &pending, name);
+        if view.stage != LoginStage::Passkey {
+            return Ok(view);
+        }
+        let Some(citizen_id) = row
+            .citizen_id
+            .as_deref()
+            .and_then(|id| Uuid::parse_str(id).ok())
+        else {
+            return Ok(view);
+        };
+        let stored = self.registry.passkeys(citizen_id).await?;
+        let started = self
+            .passkeys
+            .start_authentication(&stored)
+            .map_err(|error| InternalError::Signing(error.to_string()))?;
+        pending.passkey_challenge = Some(started.state);
+        self.store
+            .update_pending_request(&row.id, &pending_json(&pending)?)
+            .await?;
+        view.passkey_options = Some(started.options_json);
+        Ok(view)
     }
 
     async fn client_name(&self, client_id: &str) -> Result<String, InternalError> {
@@ -704,9 +770,9 @@ impl Provider {
         let Some((row, pending)) = self.pending(pending_id, browser_cookie).await? else {
             return Ok(None);
         };
-        let name = self.client_name(&pending.request.client_id).await?;
-        let mut view = self.view(&row, &pending, name);
         if pending.choose_sid.is_some() {
+            let name = self.client_name(&pending.request.client_id).await?;
+            let mut view = self.view(&row, &pending, name);
             match self.choice_state(&pending).await? {
                 Some(state) => {
                     view.choices = state
@@ -720,8 +786,9 @@ impl Provider {
                 }
                 None => return Ok(None),
             }
+            return Ok(Some(view));
         }
-        Ok(Some(view))
+        Ok(Some(self.view_with_challenge(&row, pending).await?))
     }
 
     /// For a pending choice: the session, citizen and client, and the options (None: the
@@ -903,6 +970,8 @@ impl Provider {
                     code_failures: 0,
                     first_factor_at: None,
                     choose_sid: Some(session.sid.clone()),
+                    second_factor: None,
+                    passkey_challenge: None,
                 };
                 let pending_id = tokens::random_token()?;
                 let row = PendingRow {
@@ -1008,6 +1077,10 @@ impl Provider {
         else {
             return Ok(FormOutcome::Expired);
         };
+        // The code form is not an answer to the passkey stage.
+        if pending.second_factor == Some(SecondFactor::Passkey) {
+            return Ok(FormOutcome::Expired);
+        }
         let (Some(citizen_id), Some(amr)) = (row.citizen_id.as_deref(), row.amr.as_deref()) else {
             return Ok(FormOutcome::Expired);
         };
@@ -1031,51 +1104,153 @@ impl Provider {
             .await?
         {
             TotpOutcome::Accepted => {
-                level::add_factor(&mut amr, &["otp"]);
-                // auth_time stays the time of the first factor (NEMLOGIN.md section 2).
-                let auth_time = match &pending.step_up_sid {
-                    Some(sid) => self
-                        .store
-                        .find_session_by_sid(sid)
-                        .await?
-                        .map_or_else(now, |session| session.auth_time),
-                    None => pending.first_factor_at.unwrap_or(row.created_at),
-                };
+                level::add_factor(&mut amr, SecondFactor::OneTimeCode.amr());
+                let auth_time = self.first_factor_time(&row, &pending).await?;
                 self.after_factor(row, pending, citizen, amr, auth_time)
                     .await
             }
             TotpOutcome::Rejected => {
-                pending.code_failures += 1;
-                if pending.code_failures >= MAX_CODE_FAILURES {
-                    self.store.delete_pending(&row.id).await?;
-                    let response = pending
-                        .request
-                        .error(ErrorCode::AccessDenied, "too many wrong one-time codes")
-                        .to_response(&self.settings.issuer);
-                    return Ok(FormOutcome::Next(
-                        Step::Denied {
-                            reason: DenialReason::TooManyCodes,
-                            response,
-                            ui_locales: pending.request.ui_locales.clone(),
-                        },
-                        None,
-                    ));
-                }
-                let updated = PendingRow {
-                    request: serde_json::to_string(&pending)
-                        .map_err(|error| InternalError::Signing(error.to_string()))?,
-                    ..row.clone()
-                };
-                self.store
-                    .update_pending_request(&row.id, &updated.request)
-                    .await?;
-                let name = self.client_name(&pending.request.client_id).await?;
-                Ok(FormOutcome::Retry(
-                    self.view(&updated, &pending, name),
-                    FormProblem::WrongCode,
-                ))
+                pending.passkey_challenge = None;
+                self.factor_rejected(row, pending, FormProblem::WrongCode)
+                    .await
             }
         }
+    }
+
+    /// auth_time stays the time of the first factor (NEMLOGIN.md section 2).
+    async fn first_factor_time(
+        &self,
+        row: &PendingRow,
+        pending: &PendingRequest,
+    ) -> Result<i64, InternalError> {
+        Ok(match &pending.step_up_sid {
+            Some(sid) => self
+                .store
+                .find_session_by_sid(sid)
+                .await?
+                .map_or_else(now, |session| session.auth_time),
+            None => pending.first_factor_at.unwrap_or(row.created_at),
+        })
+    }
+
+    /// The passkey form: the browser's answer to the challenge stored with the request.
+    pub async fn submit_passkey(
+        &self,
+        pending_id: &str,
+        browser_cookie: Option<&str>,
+        csrf_token: &str,
+        credential_json: &str,
+        ip: Option<String>,
+    ) -> Result<FormOutcome, InternalError> {
+        let Some((row, mut pending)) = self
+            .pending_for_form(pending_id, browser_cookie, csrf_token)
+            .await?
+        else {
+            return Ok(FormOutcome::Expired);
+        };
+        let (Some(citizen_id), Some(amr)) = (row.citizen_id.as_deref(), row.amr.as_deref()) else {
+            return Ok(FormOutcome::Expired);
+        };
+        if pending.second_factor != Some(SecondFactor::Passkey) {
+            return Ok(FormOutcome::Expired);
+        }
+        let citizen_id = Uuid::parse_str(citizen_id)
+            .map_err(|_| StoreError::Corrupt("pending citizen".into()))?;
+        let mut amr: Vec<String> =
+            serde_json::from_str(amr).map_err(|_| StoreError::Corrupt("pending amr".into()))?;
+        let context = LoginContext {
+            ip,
+            client_id: Some(pending.request.client_id.clone()),
+        };
+        let Some(citizen) = self.active_citizen(citizen_id).await? else {
+            return Ok(FormOutcome::Expired);
+        };
+        // A challenge is answered once: it is cleared whatever the outcome.
+        let Some(challenge) = pending.passkey_challenge.take() else {
+            return self
+                .factor_rejected(row, pending, FormProblem::PasskeyRejected)
+                .await;
+        };
+        let stored = self.registry.passkeys(citizen_id).await?;
+        let verified = self
+            .passkeys
+            .finish_authentication(credential_json, &challenge, &stored);
+        let authenticated = match verified {
+            Ok(authenticated) => authenticated,
+            Err(PasskeyError::State(error)) => return Err(InternalError::Signing(error)),
+            Err(error) => {
+                let failure = match error {
+                    PasskeyError::Rejected("unknown_credential") => {
+                        PasskeyFailure::UnknownCredential
+                    }
+                    _ => PasskeyFailure::Rejected,
+                };
+                tracing::info!(reason = %error, "passkey login refused");
+                self.registry
+                    .passkey_failed(citizen_id, failure, &context)
+                    .await?;
+                return self
+                    .factor_rejected(row, pending, FormProblem::PasskeyRejected)
+                    .await;
+            }
+        };
+        if !self
+            .registry
+            .passkey_used(
+                citizen_id,
+                &authenticated.credential_id,
+                authenticated.updated_passkey.as_deref(),
+                &context,
+            )
+            .await?
+        {
+            self.registry
+                .passkey_failed(citizen_id, PasskeyFailure::UnknownCredential, &context)
+                .await?;
+            return self
+                .factor_rejected(row, pending, FormProblem::PasskeyRejected)
+                .await;
+        }
+        level::add_factor(&mut amr, SecondFactor::Passkey.amr());
+        let auth_time = self.first_factor_time(&row, &pending).await?;
+        self.after_factor(row, pending, citizen, amr, auth_time)
+            .await
+    }
+
+    /// A wrong code or refused passkey: count it; after too many, the login ends with
+    /// `access_denied`; else the page is shown again (with a new challenge).
+    async fn factor_rejected(
+        &self,
+        row: PendingRow,
+        mut pending: PendingRequest,
+        problem: FormProblem,
+    ) -> Result<FormOutcome, InternalError> {
+        pending.code_failures += 1;
+        if pending.code_failures >= MAX_CODE_FAILURES {
+            self.store.delete_pending(&row.id).await?;
+            let response = pending
+                .request
+                .error(
+                    ErrorCode::AccessDenied,
+                    "too many wrong one-time codes or refused passkeys",
+                )
+                .to_response(&self.settings.issuer);
+            return Ok(FormOutcome::Next(
+                Step::Denied {
+                    reason: DenialReason::TooManyCodes,
+                    response,
+                    ui_locales: pending.request.ui_locales.clone(),
+                },
+                None,
+            ));
+        }
+        self.store
+            .update_pending_request(&row.id, &pending_json(&pending)?)
+            .await?;
+        Ok(FormOutcome::Retry(
+            self.view_with_challenge(&row, pending).await?,
+            problem,
+        ))
     }
 
     /// After a factor: ask for the next one, refuse, or finish the login.
@@ -1108,7 +1283,7 @@ impl Provider {
         }
         let aal = level::authenticator_level(&amr).unwrap_or(AssuranceLevel::Low);
         if aal < pending.level {
-            if pending.level == AssuranceLevel::High || !citizen.has_totp {
+            let Some(factor) = self.second_factor_for(&citizen, pending.level).await? else {
                 self.store.delete_pending(&row.id).await?;
                 return Ok(FormOutcome::Next(
                     denied(
@@ -1117,9 +1292,10 @@ impl Provider {
                     ),
                     None,
                 ));
-            }
+            };
             let mut pending = pending;
             pending.first_factor_at = Some(auth_time);
+            pending.second_factor = Some(factor);
             let request = serde_json::to_string(&pending)
                 .map_err(|error| InternalError::Signing(error.to_string()))?;
             self.store

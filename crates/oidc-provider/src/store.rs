@@ -1,7 +1,7 @@
 //! All of the provider's SQL, over sqlx's `AnyPool`. Owns the tables `clients`,
 //! `signing_keys`, `pending_authorizations`, `sso_sessions`, `authorization_codes`,
-//! `revoked_tokens`, `used_assertions`, `session_clients`, `refresh_tokens` and
-//! `backchannel_deliveries`.
+//! `revoked_tokens`, `used_assertions`, `session_clients`, `refresh_tokens`,
+//! `backchannel_deliveries`, `clients_version` and `webauthn_challenges`.
 
 use crate::client::{Client, ClientAuthMethod, SigningAlg, SubjectType};
 use crate::session::SsoSession;
@@ -115,7 +115,20 @@ pub struct StoredKey {
     pub retire_after: Option<i64>,
 }
 
-/// An authorization request waiting for the citizen.
+/// A WebAuthn ceremony started from the account page.
+#[derive(Debug, Clone, FromRow)]
+pub struct ChallengeRow {
+    pub id: String,
+    pub citizen_id: String,
+    /// SHA-256 of the session cookie the ceremony was started in.
+    pub session_hash: String,
+    /// The serialized ceremony state (challenge, options).
+    pub state: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A pending authorization request row.
 #[derive(Debug, Clone, FromRow)]
 pub struct PendingRow {
     pub id: String,
@@ -597,6 +610,59 @@ impl Store {
         Ok(())
     }
 
+    /// A fresh re-authentication in the session (for enrolling a factor): moves `auth_time`
+    /// and sets the factors now proven.
+    pub async fn update_session_reauthenticated(
+        &self,
+        sid: &str,
+        amr: &[String],
+        aal: AssuranceLevel,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sso_sessions SET auth_time = $1, last_seen_at = $1, amr = $2, aal = $3 WHERE sid = $4 AND ended_at IS NULL")
+            .bind(now)
+            .bind(to_json(&amr))
+            .bind(aal.as_str())
+            .bind(sid)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    // ----- WebAuthn ceremonies outside a login -----
+
+    pub async fn insert_challenge(&self, row: &ChallengeRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO webauthn_challenges (id, citizen_id, session_hash, state, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(row.id.clone())
+        .bind(row.citizen_id.clone())
+        .bind(row.session_hash.clone())
+        .bind(row.state.clone())
+        .bind(row.created_at)
+        .bind(row.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes a ceremony (single use): deletes it and returns it if it had not expired.
+    pub async fn delete_challenge(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<ChallengeRow>, StoreError> {
+        let row: Option<ChallengeRow> = sqlx::query_as(
+            "DELETE FROM webauthn_challenges WHERE id = $1 \
+             RETURNING id, citizen_id, session_hash, state, created_at, expires_at",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.filter(|row| row.expires_at > now))
+    }
+
     pub async fn update_session_seen(&self, sid: &str, now: i64) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE sso_sessions SET last_seen_at = $1 WHERE sid = $2 AND ended_at IS NULL",
@@ -986,6 +1052,7 @@ impl Store {
             "DELETE FROM revoked_tokens WHERE expires_at <= $1",
             "DELETE FROM session_clients WHERE expires_at <= $1",
             "DELETE FROM refresh_tokens WHERE expires_at <= $1",
+            "DELETE FROM webauthn_challenges WHERE expires_at <= $1",
         ] {
             deleted += sqlx::query(sql)
                 .bind(now)

@@ -1,12 +1,16 @@
-//! `/account`: the citizen's sessions at the provider, behind the SSO session cookie.
+//! `/account`: the citizen's sessions and authenticators at the provider, behind the SSO
+//! session cookie; enrolling an authenticator app or a passkey behind a fresh login.
 
 use super::authorize::SESSION_COOKIE;
 use super::form::{self, cookie, field};
 use super::{error, AppState};
+use crate::account::{Enrolment, EnrolmentOutcome, Reauthentication};
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
+use secrecy::SecretString;
+use std::net::SocketAddr;
 
 pub async fn show(
     State(state): State<AppState>,
@@ -15,9 +19,12 @@ pub async fn show(
 ) -> Response {
     let params = form::parse(query.unwrap_or_default().as_bytes()).unwrap_or_default();
     let ended = field(&params, "ended") == Some("1");
+    let enrolled = field(&params, "enrolled") == Some("1");
     let session = cookie(&headers, SESSION_COOKIE);
     match state.provider.account(session.as_deref()).await {
-        Ok(view) => state.pages.account(view.as_ref(), ended, &headers),
+        Ok(view) => state
+            .pages
+            .account(view.as_ref(), ended, enrolled, &headers),
         Err(internal) => {
             error::log_internal(&internal);
             state.pages.internal(&headers)
@@ -45,5 +52,131 @@ pub async fn end(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             error::log_internal(&internal);
             state.pages.internal(&headers)
         }
+    }
+}
+
+fn internal(
+    state: &AppState,
+    headers: &HeaderMap,
+    internal: crate::provider::InternalError,
+) -> Response {
+    error::log_internal(&internal);
+    state.pages.internal(headers)
+}
+
+fn enrolment_outcome(
+    state: &AppState,
+    headers: &HeaderMap,
+    outcome: Result<EnrolmentOutcome, crate::provider::InternalError>,
+) -> Response {
+    match outcome {
+        Ok(EnrolmentOutcome::Enrolled) => Redirect::to("/account?enrolled=1").into_response(),
+        Ok(EnrolmentOutcome::WrongCode(form)) => state.pages.totp_form(&form, true, headers),
+        Ok(EnrolmentOutcome::Refused) => state.pages.enrolment_refused(headers),
+        Ok(EnrolmentOutcome::Gate(gate)) => state.pages.enrolment_gate(&gate, false, headers),
+        Err(error) => internal(state, headers, error),
+    }
+}
+
+pub async fn totp_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let session = cookie(&headers, SESSION_COOKIE);
+    match state.provider.totp_form(session.as_deref()).await {
+        Ok(Ok(form)) => state.pages.totp_form(&form, false, &headers),
+        Ok(Err(gate)) => state.pages.enrolment_gate(&gate, false, &headers),
+        Err(error) => internal(&state, &headers, error),
+    }
+}
+
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = form::parse(&body).unwrap_or_default();
+    let (Some(csrf), Some(enrolment), Some(code)) = (
+        field(&fields, "csrf"),
+        field(&fields, "enrolment"),
+        field(&fields, "code"),
+    ) else {
+        return state.pages.bad_request("The form is incomplete.", &headers);
+    };
+    let session = cookie(&headers, SESSION_COOKIE);
+    let outcome = state
+        .provider
+        .confirm_totp(session.as_deref(), csrf, enrolment, code)
+        .await;
+    enrolment_outcome(&state, &headers, outcome)
+}
+
+pub async fn passkey_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let session = cookie(&headers, SESSION_COOKIE);
+    match state.provider.passkey_form(session.as_deref()).await {
+        Ok(Ok(form)) => state.pages.passkey_form(&form, &headers),
+        Ok(Err(gate)) => state.pages.enrolment_gate(&gate, false, &headers),
+        Err(error) => internal(&state, &headers, error),
+    }
+}
+
+pub async fn passkey_finish(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = form::parse(&body).unwrap_or_default();
+    let (Some(csrf), Some(challenge)) = (field(&fields, "csrf"), field(&fields, "challenge"))
+    else {
+        return state.pages.bad_request("The form is incomplete.", &headers);
+    };
+    let name = field(&fields, "name").unwrap_or_default();
+    let credential = field(&fields, "credential").unwrap_or_default();
+    let session = cookie(&headers, SESSION_COOKIE);
+    let outcome = state
+        .provider
+        .finish_passkey(
+            session.as_deref(),
+            csrf,
+            challenge,
+            name,
+            credential,
+            Some(peer.ip().to_string()),
+        )
+        .await;
+    enrolment_outcome(&state, &headers, outcome)
+}
+
+pub async fn reauthenticate(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = form::parse(&body).unwrap_or_default();
+    let (Some(csrf), Some(enrolment)) = (
+        field(&fields, "csrf"),
+        field(&fields, "for").and_then(Enrolment::parse),
+    ) else {
+        return state.pages.bad_request("The form is incomplete.", &headers);
+    };
+    let password = SecretString::from(field(&fields, "password").unwrap_or_default().to_owned());
+    let session = cookie(&headers, SESSION_COOKIE);
+    match state
+        .provider
+        .reauthenticate(
+            session.as_deref(),
+            csrf,
+            enrolment,
+            password,
+            field(&fields, "code"),
+            Some(peer.ip().to_string()),
+        )
+        .await
+    {
+        Ok(Reauthentication::Done) => {
+            Redirect::to(&format!("/account/{}", enrolment.as_str())).into_response()
+        }
+        Ok(Reauthentication::Failed(gate)) => state.pages.enrolment_gate(&gate, true, &headers),
+        Ok(Reauthentication::Overloaded) => state.pages.busy(&headers),
+        Err(error) => internal(&state, &headers, error),
     }
 }

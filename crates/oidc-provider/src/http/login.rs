@@ -1,4 +1,5 @@
-//! The login page: the password form, the one-time code form, the identity choice, and cancel.
+//! The login page: the password form, the one-time code form, the passkey form, the identity
+//! choice, and cancel.
 
 use super::authorize::{BROWSER_COOKIE, SESSION_COOKIE};
 use super::form::{self, cookie, field};
@@ -120,6 +121,29 @@ pub async fn choose(State(state): State<AppState>, headers: HeaderMap, body: Byt
             base.browser.as_deref(),
             &base.csrf,
             choice,
+        )
+        .await;
+    finish(&state, &headers, outcome)
+}
+
+pub async fn passkey(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(base) = form_base(&headers, &body) else {
+        return state.pages.expired(&headers);
+    };
+    let credential = field(&base.fields, "credential").unwrap_or_default();
+    let outcome = state
+        .provider
+        .submit_passkey(
+            &base.pending_id,
+            base.browser.as_deref(),
+            &base.csrf,
+            credential,
+            Some(peer.ip().to_string()),
         )
         .await;
     finish(&state, &headers, outcome)

@@ -53,6 +53,7 @@ pub fn router(provider: Provider) -> Result<Router, minijinja::Error> {
         .route(path::AUTHORIZE, get(authorize::get).post(authorize::post))
         .route(path::LOGIN, get(login::show).post(login::password))
         .route("/login/code", post(login::code))
+        .route("/login/passkey", post(login::passkey))
         .route("/login/cancel", post(login::cancel))
         .route("/login/choose", post(login::choose))
         .route(path::CPR_MATCH, post(userinfo::cpr_match))
@@ -61,9 +62,19 @@ pub fn router(provider: Provider) -> Result<Router, minijinja::Error> {
         .route(path::END_SESSION, get(logout::get).post(logout::post))
         .route("/account", get(account::show))
         .route("/account/sessions/end", post(account::end))
+        .route(
+            "/account/totp",
+            get(account::totp_page).post(account::totp_confirm),
+        )
+        .route(
+            "/account/passkey",
+            get(account::passkey_page).post(account::passkey_finish),
+        )
+        .route("/account/reauth", post(account::reauthenticate))
         .route(path::REVOCATION, post(revoke::revoke))
         .route(path::INTROSPECTION, post(revoke::introspect))
         .route("/assets/segl.css", get(wellknown::stylesheet))
+        .route("/assets/passkey.js", get(wellknown::passkey_script))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(error::not_found)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
@@ -96,7 +107,7 @@ async fn security_headers(
     headers
         .entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
         ));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

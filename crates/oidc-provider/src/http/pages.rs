@@ -1,5 +1,6 @@
 //! Server-rendered pages (minijinja, HTML autoescaped) in Danish and English.
 
+use crate::account::{Gate, PasskeyForm, TotpForm};
 use crate::authorize::{AuthorizationResponse, Delivery, PageError};
 use crate::provider::{DenialReason, FormProblem, LoginStage, LoginView};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -114,6 +115,36 @@ struct Texts {
     this_browser: &'static str,
     session_ended: &'static str,
     not_logged_in: &'static str,
+    passkey_title: &'static str,
+    passkey_intro: &'static str,
+    use_passkey: &'static str,
+    passkey_rejected: &'static str,
+    authenticators_title: &'static str,
+    app_enrolled: &'static str,
+    app_missing: &'static str,
+    enrol_app: &'static str,
+    passkeys_caption: &'static str,
+    passkey_name: &'static str,
+    added: &'static str,
+    last_used: &'static str,
+    never: &'static str,
+    no_passkeys: &'static str,
+    add_passkey: &'static str,
+    enrolled: &'static str,
+    reauth_title: &'static str,
+    reauth_intro: &'static str,
+    reauth_failed: &'static str,
+    app_title: &'static str,
+    app_intro: &'static str,
+    qr_alt: &'static str,
+    secret: &'static str,
+    setup_link: &'static str,
+    add_passkey_title: &'static str,
+    add_passkey_intro: &'static str,
+    enrolment_refused: &'static str,
+    needs_app: &'static str,
+    passkeys_off: &'static str,
+    back_to_account: &'static str,
 }
 
 const DANISH: Texts = Texts {
@@ -161,6 +192,36 @@ const DANISH: Texts = Texts {
     this_browser: "denne browser",
     session_ended: "Sessionen er afsluttet, og tjenesterne har fået besked.",
     not_logged_in: "Du er ikke logget på Segl i denne browser. Log på hos en tjeneste først.",
+    passkey_title: "Brug adgangsnøgle",
+    passkey_intro: "Bekræft med din adgangsnøgle (passkey) og den pinkode, det fingeraftryk eller den ansigtsgenkendelse, der låser den op.",
+    use_passkey: "Brug adgangsnøgle",
+    passkey_rejected: "Adgangsnøglen blev ikke godkendt. Prøv igen.",
+    authenticators_title: "Dine loginmidler",
+    app_enrolled: "Kodeviser-app: tilknyttet.",
+    app_missing: "Kodeviser-app: ikke tilknyttet.",
+    enrol_app: "Tilknyt en kodeviser-app",
+    passkeys_caption: "Adgangsnøgler (passkeys)",
+    passkey_name: "Navn på adgangsnøglen",
+    added: "Tilføjet",
+    last_used: "Senest brugt",
+    never: "Aldrig",
+    no_passkeys: "Du har ingen adgangsnøgler.",
+    add_passkey: "Tilføj en adgangsnøgle",
+    enrolled: "Loginmidlet er tilknyttet.",
+    reauth_title: "Bekræft, at det er dig",
+    reauth_intro: "For at tilknytte et loginmiddel skal du logge på igen.",
+    reauth_failed: "Forkert adgangskode eller kode. Prøv igen.",
+    app_title: "Tilknyt en kodeviser-app",
+    app_intro: "Scan QR-koden med din kodeviser-app, eller indtast hemmeligheden. Bekræft derefter med den første kode fra appen.",
+    qr_alt: "QR-kode til kodeviser-appen",
+    secret: "Hemmelighed",
+    setup_link: "Opsætningslink",
+    add_passkey_title: "Tilføj en adgangsnøgle",
+    add_passkey_intro: "Giv adgangsnøglen et navn, og følg din browsers anvisninger. Adgangsnøglen giver sikringsniveau Høj, når din identitet er sikret på Høj.",
+    enrolment_refused: "Loginmidlet kunne ikke tilknyttes, eller formularen er udløbet. Prøv igen.",
+    needs_app: "Tilknyt en kodeviser-app først: en adgangsnøgle kræver et login på sikringsniveau Betydelig.",
+    passkeys_off: "Adgangsnøgler kan ikke bruges på denne server.",
+    back_to_account: "Tilbage til din konto",
 };
 
 const ENGLISH: Texts = Texts {
@@ -208,6 +269,36 @@ const ENGLISH: Texts = Texts {
     this_browser: "this browser",
     session_ended: "The session has ended and its services were told.",
     not_logged_in: "You are not logged in to Segl in this browser. Log in at a service first.",
+    passkey_title: "Use your passkey",
+    passkey_intro: "Confirm with your passkey and the PIN, fingerprint or face that unlocks it.",
+    use_passkey: "Use passkey",
+    passkey_rejected: "The passkey was not accepted. Try again.",
+    authenticators_title: "Your authenticators",
+    app_enrolled: "Authenticator app: enrolled.",
+    app_missing: "Authenticator app: not enrolled.",
+    enrol_app: "Enrol an authenticator app",
+    passkeys_caption: "Passkeys",
+    passkey_name: "Name of the passkey",
+    added: "Added",
+    last_used: "Last used",
+    never: "Never",
+    no_passkeys: "You have no passkeys.",
+    add_passkey: "Add a passkey",
+    enrolled: "The authenticator is enrolled.",
+    reauth_title: "Confirm it is you",
+    reauth_intro: "To enrol an authenticator, log in again.",
+    reauth_failed: "Wrong password or code. Try again.",
+    app_title: "Enrol an authenticator app",
+    app_intro: "Scan the QR code with your authenticator app, or type in the secret. Then confirm with the first code from the app.",
+    qr_alt: "QR code for the authenticator app",
+    secret: "Secret",
+    setup_link: "Setup link",
+    add_passkey_title: "Add a passkey",
+    add_passkey_intro: "Give the passkey a name and follow your browser's prompts. A passkey gives level High when your identity is proofed at High.",
+    enrolment_refused: "The authenticator could not be enrolled, or the form expired. Try again.",
+    needs_app: "Enrol an authenticator app first: adding a passkey needs a login at level Substantial.",
+    passkeys_off: "Passkeys are not available on this server.",
+    back_to_account: "Back to your account",
 };
 
 /// The strings of the identity choice page.
@@ -234,6 +325,16 @@ fn choice_texts(language: Language) -> &'static ChoiceTexts {
             myself: "Myself",
         },
     }
+}
+
+fn format_time(at: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|at| {
+            at.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| at.to_string())
 }
 
 fn texts(language: Language) -> &'static Texts {
@@ -273,6 +374,7 @@ impl Pages {
         )?;
         environment.add_template("logout.html", include_str!("../../templates/logout.html"))?;
         environment.add_template("account.html", include_str!("../../templates/account.html"))?;
+        environment.add_template("enrol.html", include_str!("../../templates/enrol.html"))?;
         Ok(Self {
             environment: Arc::new(environment),
         })
@@ -301,11 +403,18 @@ impl Pages {
             LoginStage::Password => ("password", t.log_in_title),
             LoginStage::OneTimeCode => ("code", t.code_title),
             LoginStage::Choose => return self.choose(view, language, status),
+            LoginStage::Passkey => ("passkey", t.passkey_title),
         };
         let error = problem.map(|problem| match problem {
             FormProblem::InvalidCredentials => t.invalid_credentials,
             FormProblem::WrongCode => t.wrong_code,
+            FormProblem::PasskeyRejected => t.passkey_rejected,
         });
+        // JSON escaped for a script block by `passkey::Ceremonies` (no `<`, `>` or `&`).
+        let passkey_options = view
+            .passkey_options
+            .clone()
+            .map(minijinja::Value::from_safe_string);
         let level_name = match view.level {
             AssuranceLevel::Low => t.low,
             AssuranceLevel::Substantial => t.substantial,
@@ -316,7 +425,7 @@ impl Pages {
             context! {
                 lang => language.code(), t, title, stage, error, level_name,
                 client_name => view.client_name, pending_id => view.pending_id, csrf => view.csrf_token,
-                login_hint => view.login_hint.clone().unwrap_or_default(),
+                login_hint => view.login_hint.clone().unwrap_or_default(), passkey_options,
             },
         );
         html(status, body)
@@ -548,6 +657,7 @@ impl Pages {
         &self,
         view: Option<&crate::account::AccountView>,
         ended: bool,
+        enrolled: bool,
         headers: &HeaderMap,
     ) -> Response {
         let language = Language::choose(&[], headers);
@@ -562,15 +672,16 @@ impl Pages {
                 None,
             );
         };
-        let format_time = |at: i64| {
-            time::OffsetDateTime::from_unix_timestamp(at)
-                .ok()
-                .and_then(|at| {
-                    at.format(&time::format_description::well_known::Rfc3339)
-                        .ok()
-                })
-                .unwrap_or_else(|| at.to_string())
-        };
+        let passkeys: Vec<minijinja::Value> = view
+            .passkeys
+            .iter()
+            .map(|passkey| {
+                context! {
+                    name => passkey.name, added => format_time(passkey.created_at),
+                    last_used => passkey.last_used_at.map(format_time),
+                }
+            })
+            .collect();
         let sessions: Vec<minijinja::Value> = view
             .sessions
             .iter()
@@ -585,10 +696,110 @@ impl Pages {
             "account.html",
             context! {
                 lang => language.code(), t, title => t.account_title, name => view.name, sessions,
-                csrf => view.csrf_token, ended,
+                csrf => view.csrf_token, ended, enrolled, has_totp => view.has_totp, passkeys,
+                passkeys_available => view.passkeys_available,
             },
         );
         html(StatusCode::OK, body)
+    }
+
+    /// Enrolment cannot go on: not logged in, a fresh login first, or not reachable.
+    pub fn enrolment_gate(&self, gate: &Gate, failed: bool, headers: &HeaderMap) -> Response {
+        let language = Language::choose(&[], headers);
+        let t = texts(language);
+        match gate {
+            Gate::NotLoggedIn => self.message(
+                language,
+                StatusCode::FORBIDDEN,
+                t.account_title,
+                t.not_logged_in,
+                None,
+                None,
+            ),
+            Gate::Unreachable => self.message(
+                language,
+                StatusCode::FORBIDDEN,
+                t.authenticators_title,
+                t.needs_app,
+                None,
+                None,
+            ),
+            Gate::Reauthenticate {
+                enrolment,
+                csrf_token,
+                needs_code,
+            } => {
+                let error = failed.then_some(t.reauth_failed);
+                let body = self.render(
+                    "enrol.html",
+                    context! {
+                        lang => language.code(), t, title => t.reauth_title, stage => "reauth",
+                        csrf => csrf_token, target => enrolment.as_str(), needs_code, error,
+                    },
+                );
+                html(StatusCode::OK, body)
+            }
+            Gate::Ready(_) => Redirect::to("/account").into_response(),
+        }
+    }
+
+    /// The authenticator-app form: QR code (SVG, rendered here), the otpauth URI and the secret.
+    pub fn totp_form(&self, form: &TotpForm, wrong_code: bool, headers: &HeaderMap) -> Response {
+        let language = Language::choose(&[], headers);
+        let t = texts(language);
+        let qr_code = qrcode::QrCode::new(form.otpauth_uri.as_bytes())
+            .map(|code| {
+                code.render::<qrcode::render::svg::Color>()
+                    .min_dimensions(200, 200)
+                    .build()
+            })
+            .ok()
+            .map(|svg| {
+                use base64::Engine;
+                // Safe as is: only base64 characters after a fixed prefix.
+                minijinja::Value::from_safe_string(format!(
+                    "data:image/svg+xml;base64,{}",
+                    base64::engine::general_purpose::STANDARD.encode(svg)
+                ))
+            });
+        let error = wrong_code.then_some(t.wrong_code);
+        let body = self.render(
+            "enrol.html",
+            context! {
+                lang => language.code(), t, title => t.app_title, stage => "totp",
+                csrf => form.csrf_token, qr_code, otpauth_uri => form.otpauth_uri,
+                secret => form.secret_base32, enrolment => form.enrolment, error,
+            },
+        );
+        html(StatusCode::OK, body)
+    }
+
+    /// The passkey form: the registration options for `navigator.credentials.create`.
+    pub fn passkey_form(&self, form: &PasskeyForm, headers: &HeaderMap) -> Response {
+        let language = Language::choose(&[], headers);
+        let t = texts(language);
+        let body = self.render(
+            "enrol.html",
+            context! {
+                lang => language.code(), t, title => t.add_passkey_title, stage => "passkey",
+                csrf => form.csrf_token, challenge => form.challenge_id,
+                passkey_options => minijinja::Value::from_safe_string(form.options_json.clone()),
+            },
+        );
+        html(StatusCode::OK, body)
+    }
+
+    pub fn enrolment_refused(&self, headers: &HeaderMap) -> Response {
+        let language = Language::choose(&[], headers);
+        let t = texts(language);
+        self.message(
+            language,
+            StatusCode::BAD_REQUEST,
+            t.authenticators_title,
+            t.enrolment_refused,
+            None,
+            None,
+        )
     }
 
     /// Sends the authorization response: a 303 redirect, or an auto-posting form (OAuth 2.0

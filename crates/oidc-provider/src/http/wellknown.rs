@@ -1,4 +1,4 @@
-//! Discovery, the JWK Set and the stylesheet: documents rendered once, served as bytes.
+//! Discovery, the JWK Set, the stylesheet and the passkey script: documents rendered once, served as bytes.
 
 use super::AppState;
 use axum::extract::State;
@@ -40,6 +40,21 @@ pub async fn stylesheet() -> Response {
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    response
+}
+
+/// The passkey ceremony script (pages carry no inline script: CSP `script-src 'self'`).
+pub async fn passkey_script() -> Response {
+    let mut response = include_str!("../../assets/passkey.js").into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
     );
     headers.insert(
         header::CACHE_CONTROL,
