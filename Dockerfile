@@ -17,9 +17,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -m 0755 target/release/segl target/release/rp-demo /usr/local/bin/
 
 FROM debian:bookworm-slim
-# ca-certificates: for https calls to other services (back-channel logout, the portals' calls).
+# ca-certificates: for https calls to other services (back-channel logout, the portals' calls);
+# libssl3: webauthn-rs (passkeys) links OpenSSL (the builder image has libssl-dev).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 segl \
     && useradd --system --uid 10001 --gid segl --home-dir /var/lib/segl --create-home \
