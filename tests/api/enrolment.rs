@@ -1,8 +1,10 @@
-//! Enrolling an authenticator app from the account page over HTTP: behind a fresh login, QR
-//! code and secret shown, saved only once the first code confirms it, audited.
+//! Enrolling an authenticator app from the account page over HTTP: only replacing an app an
+//! administrator enrolled, behind a fresh Substantial login (password and the current app);
+//! QR code and secret shown, saved only once the first code confirms it, audited. A citizen
+//! with a password alone is sent to an administrator.
 
 use crate::helpers::{
-    hidden_field, jwt_claims, location, query_value, spawn_app, TestApp, SUBSTANTIAL,
+    hidden_field, jwt_claims, location, query_value, spawn_app, TestApp, TestClient, SUBSTANTIAL,
 };
 
 const CPR: &str = "0101904521";
@@ -64,6 +66,21 @@ async fn low_login(app: &TestApp) {
     assert_eq!(response.status(), 303, "password accepted");
 }
 
+/// A Substantial login (password and `code`) at `client` in the app's browser; returns the
+/// response to the code form.
+async fn substantial_login(app: &TestApp, client: &TestClient, code: &str) -> reqwest::Response {
+    let started = app.authorize(client, &[]).await;
+    let login = started.location.clone().expect("login page");
+    let response = app.submit_password(&login, USER_ID, PASSWORD).await;
+    assert_eq!(response.status(), 303, "password accepted");
+    let code_page = location(&response).expect("code page");
+    app.submit_code(&code_page, code).await
+}
+
+fn code_of(secret_base32: &str, at: i64) -> String {
+    citizen_registry::totp::code_at(&base32_decode(secret_base32), at).expect("code")
+}
+
 async fn post_code(app: &TestApp, page: &str, code: &str) -> reqwest::Response {
     app.client
         .post(format!("{}/account/totp", app.address))
@@ -77,12 +94,34 @@ async fn post_code(app: &TestApp, page: &str, code: &str) -> reqwest::Response {
         .expect("confirm post")
 }
 
-#[tokio::test]
-async fn an_authenticator_app_is_enrolled_after_its_first_code() {
-    let app = spawn_app().await;
-    app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
-    low_login(&app).await;
+async fn stored_secret(app: &TestApp) -> Option<String> {
+    let (stored,): (Option<String>,) = sqlx::query_as("SELECT totp_secret FROM citizens")
+        .fetch_one(&app.services.pool)
+        .await
+        .expect("row");
+    stored
+}
 
+#[tokio::test]
+async fn a_new_authenticator_app_replaces_the_old_one_after_a_fresh_substantial_login() {
+    let app = spawn_app().await;
+    let citizen = app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
+    // The first app, enrolled by an administrator (as `segl citizen totp enroll` does).
+    let old_app = app
+        .services
+        .registry
+        .enroll_totp(&citizen, "administrator")
+        .await
+        .expect("first app");
+    let old_secret = old_app.secret_base32;
+    assert_eq!(app.audit_count("credential.totp_enrolled").await, 1);
+
+    let portal = app.add_basic_client("portal", REDIRECT).await;
+    let response = substantial_login(&app, &portal, &code_of(&old_secret, now())).await;
+    assert_eq!(response.status(), 303, "the old app's code accepted");
+
+    let page = app.get_page("/account").await;
+    assert!(page.contains("href=\"/account/totp\""), "{page}");
     let page = app.get_page("/account/totp").await;
     assert!(
         page.contains("src=\"data:image/svg+xml;base64,"),
@@ -92,26 +131,25 @@ async fn an_authenticator_app_is_enrolled_after_its_first_code() {
     let uri = between(&page, "<code id=\"otpauth-uri\">", "</code>");
     assert!(uri.starts_with("otpauth://totp/Segl:anna?secret="), "{uri}");
     assert!(uri.contains(&secret));
-    // Nothing is stored before the first code.
-    assert_eq!(app.audit_count("credential.totp_enrolled").await, 0);
-    let (stored,): (Option<String>,) = sqlx::query_as("SELECT totp_secret FROM citizens")
-        .fetch_one(&app.services.pool)
-        .await
-        .expect("row");
-    assert_eq!(stored, None);
+    assert_ne!(secret, old_secret);
+    // Nothing is stored before the first code: the old app stays.
+    let old_stored = stored_secret(&app).await;
+    assert!(old_stored.is_some());
+    assert_eq!(app.audit_count("credential.totp_enrolled").await, 1);
 
     let response = post_code(&app, &page, "000000").await;
     assert_eq!(response.status(), 200, "the form again");
     let again = response.text().await.expect("page");
     assert!(again.contains("role=\"alert\""), "{again}");
-    assert_eq!(app.audit_count("credential.totp_enrolled").await, 0);
+    assert_eq!(app.audit_count("credential.totp_enrolled").await, 1);
+    assert_eq!(stored_secret(&app).await, old_stored);
 
-    let confirming_code =
-        citizen_registry::totp::code_at(&base32_decode(&secret), now()).expect("code");
+    let confirming_code = code_of(&secret, now());
     let response = post_code(&app, &again, &confirming_code).await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response).as_deref(), Some("/account?enrolled=1"));
-    assert_eq!(app.audit_count("credential.totp_enrolled").await, 1);
+    assert_eq!(app.audit_count("credential.totp_enrolled").await, 2);
+    assert_ne!(stored_secret(&app).await, old_stored);
     let account = app.get_page("/account?enrolled=1").await;
     assert!(
         account.contains("Kodeviser-app: tilknyttet.")
@@ -119,7 +157,7 @@ async fn an_authenticator_app_is_enrolled_after_its_first_code() {
         "{account}"
     );
 
-    // A Substantial login in a new browser now works with the app.
+    // A Substantial login in a new browser now works with the new app, not the old one.
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -135,12 +173,18 @@ async fn an_authenticator_app_is_enrolled_after_its_first_code() {
     let response = app.submit_password(&login, USER_ID, PASSWORD).await;
     assert_eq!(response.status(), 303);
     let code_page = location(&response).expect("code page");
+    // The old app's next code (unused, within the ±1 step window) is refused.
+    let response = app
+        .submit_code(&code_page, &code_of(&old_secret, now() + 30))
+        .await;
+    assert_eq!(response.status(), 200, "the old app no longer works");
     // The confirming code's step counts as used: that code is a replay now.
     let response = app.submit_code(&code_page, &confirming_code).await;
     assert_eq!(response.status(), 200, "a replayed code is refused");
-    // The next step's code (within the ±1 step window) is accepted.
-    let next = citizen_registry::totp::code_at(&base32_decode(&secret), now() + 30).expect("code");
-    let response = app.submit_code(&code_page, &next).await;
+    // The next step's code is accepted.
+    let response = app
+        .submit_code(&code_page, &code_of(&secret, now() + 30))
+        .await;
     assert_eq!(response.status(), 303, "code accepted");
     let back = location(&response).expect("back");
     let code = query_value(&back, "code").expect("code");
@@ -154,9 +198,98 @@ async fn an_authenticator_app_is_enrolled_after_its_first_code() {
 }
 
 #[tokio::test]
-async fn enrolment_without_a_fresh_login_asks_for_the_password_again() {
-    let app = spawn_app().await;
+async fn a_citizen_with_a_password_alone_is_sent_to_an_administrator() {
+    // On a domain name, so that passkeys are on and the passkey page says why not yet.
+    let app = crate::passkey::spawn_passkey_app().await;
     app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
+    low_login(&app).await;
+
+    // The account page offers no enrolment, and says who enrols the first app.
+    let account = app.get_page("/account").await;
+    assert!(!account.contains("href=\"/account/totp\""), "{account}");
+    assert!(
+        account.contains("administrator"),
+        "the administrator text: {account}"
+    );
+
+    for language in ["en", "da"] {
+        let response = app
+            .client
+            .get(format!("{}/account/totp", app.address))
+            .header("Accept-Language", language)
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(response.status(), 403);
+        let page = response.text().await.expect("page");
+        let expected = if language == "en" {
+            "Your first authenticator app is enrolled by an administrator"
+        } else {
+            "Din første kodeviser-app tilknyttes af en administrator"
+        };
+        assert!(page.contains(expected), "{page}");
+        assert!(!page.contains("totp-secret"), "no secret");
+        assert!(!page.contains("action=\"/account/reauth\""), "no form");
+    }
+
+    // A confirmation or a fresh login posted anyway is refused the same way.
+    let csrf = hidden_field(&account, "csrf");
+    let response = app
+        .client
+        .post(format!("{}/account/reauth", app.address))
+        .header("Accept-Language", "en")
+        .form(&[
+            ("csrf", csrf.clone()),
+            ("for", "totp".to_owned()),
+            ("password", PASSWORD.to_owned()),
+            ("code", "123456".to_owned()),
+        ])
+        .send()
+        .await
+        .expect("reauth");
+    assert_eq!(response.status(), 403);
+    let page = response.text().await.expect("page");
+    assert!(page.contains("enrolled by an administrator"), "{page}");
+    let response = app
+        .client
+        .post(format!("{}/account/totp", app.address))
+        .form(&[
+            ("csrf", csrf),
+            ("enrolment", "forged".to_owned()),
+            ("code", "123456".to_owned()),
+        ])
+        .send()
+        .await
+        .expect("confirm");
+    assert_eq!(response.status(), 403);
+
+    // A passkey explains that it needs the app first.
+    let response = app
+        .client
+        .get(format!("{}/account/passkey", app.address))
+        .header("Accept-Language", "en")
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(response.status(), 403);
+    let page = response.text().await.expect("page");
+    assert!(
+        page.contains("Adding a passkey needs a fresh login at level Substantial"),
+        "{page}"
+    );
+
+    // Nothing stored, nothing audited.
+    assert_eq!(stored_secret(&app).await, None);
+    assert_eq!(app.audit_count("credential.totp_enrolled").await, 0);
+    // The posted fresh login was not even checked: no factor event.
+    assert_eq!(app.audit_count("factor.succeeded").await, 0);
+    assert_eq!(app.audit_count("factor.failed").await, 0);
+}
+
+#[tokio::test]
+async fn enrolment_without_a_fresh_login_asks_for_the_password_and_code_again() {
+    let app = spawn_app().await;
+    let citizen = app.add_citizen(CPR, USER_ID, PASSWORD, true).await;
 
     // No session: refused.
     let response = app
@@ -168,6 +301,11 @@ async fn enrolment_without_a_fresh_login_asks_for_the_password_again() {
     assert_eq!(response.status(), 403);
 
     low_login(&app).await;
+    // A fresh password login is not enough to replace the app that guards Substantial.
+    let page = app.get_page("/account/totp").await;
+    assert!(page.contains("action=\"/account/reauth\""), "{page}");
+    assert!(page.contains("name=\"code\""), "the current app's code");
+    assert!(!page.contains("totp-secret"));
     // Twenty minutes later the login is no longer fresh (5 minutes to show the form, 15 to
     // accept it).
     sqlx::query("UPDATE sso_sessions SET auth_time = auth_time - 1200")
@@ -180,10 +318,7 @@ async fn enrolment_without_a_fresh_login_asks_for_the_password_again() {
         !page.contains("totp-secret"),
         "no secret before the fresh login"
     );
-    assert!(
-        !page.contains("name=\"code\""),
-        "a password is enough for an app"
-    );
+    assert!(page.contains("name=\"code\""), "the current app's code");
 
     // A confirmation posted with a stale login is refused too.
     let response = app
@@ -201,31 +336,30 @@ async fn enrolment_without_a_fresh_login_asks_for_the_password_again() {
     let text = response.text().await.expect("page");
     assert!(text.contains("action=\"/account/reauth\""));
 
-    // A wrong password: the form again.
-    let response = app
-        .client
-        .post(format!("{}/account/reauth", app.address))
-        .form(&[
-            ("csrf", hidden_field(&page, "csrf")),
-            ("for", "totp".to_owned()),
-            ("password", "wrong password".to_owned()),
-        ])
-        .send()
+    let code = app
+        .services
+        .registry
+        .current_totp_code(citizen.id)
         .await
-        .expect("reauth");
+        .expect("code");
+    let reauth = |password: &str, code: &str| {
+        app.client
+            .post(format!("{}/account/reauth", app.address))
+            .form(&[
+                ("csrf", hidden_field(&page, "csrf")),
+                ("for", "totp".to_owned()),
+                ("password", password.to_owned()),
+                ("code", code.to_owned()),
+            ])
+            .send()
+    };
+    // A wrong password, or the right password alone: the form again.
+    let response = reauth("wrong password", &code).await.expect("reauth");
+    assert_eq!(response.status(), 200);
+    let response = reauth(PASSWORD, "").await.expect("reauth");
     assert_eq!(response.status(), 200);
 
-    let response = app
-        .client
-        .post(format!("{}/account/reauth", app.address))
-        .form(&[
-            ("csrf", hidden_field(&page, "csrf")),
-            ("for", "totp".to_owned()),
-            ("password", PASSWORD.to_owned()),
-        ])
-        .send()
-        .await
-        .expect("reauth");
+    let response = reauth(PASSWORD, &code).await.expect("reauth");
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response).as_deref(), Some("/account/totp"));
     let page = app.get_page("/account/totp").await;
@@ -244,17 +378,9 @@ async fn enrolment_without_a_fresh_login_asks_for_the_password_again() {
         .await
         .expect("post");
     assert_eq!(response.status(), 400);
-    assert_eq!(app.audit_count("credential.totp_enrolled").await, 0);
-}
-
-#[tokio::test]
-async fn replacing_an_authenticator_app_needs_the_current_one() {
-    let app = spawn_app().await;
-    app.add_citizen(CPR, USER_ID, PASSWORD, true).await;
-    // A fresh password login is not enough to replace the app that guards Substantial.
-    low_login(&app).await;
-    let page = app.get_page("/account/totp").await;
-    assert!(page.contains("action=\"/account/reauth\""), "{page}");
-    assert!(page.contains("name=\"code\""), "the current app's code");
-    assert!(!page.contains("totp-secret"));
+    assert_eq!(
+        app.audit_count("credential.totp_enrolled").await,
+        1,
+        "the administrator's only"
+    );
 }

@@ -1,6 +1,7 @@
 //! The citizen's own page at the provider: their live SSO sessions, and ending any of them
 //! (NEMLOGIN.md section 4); their authenticators, and enrolling an authenticator app or a
-//! passkey behind a fresh login at the level the factor gives. Reached with the SSO session
+//! passkey behind a fresh login at the level the factor gives. Only replacing an app is
+//! self-service: the first one is enrolled by an administrator. Reached with the SSO session
 //! cookie; nothing else is shown.
 
 use crate::level;
@@ -31,16 +32,23 @@ pub enum Enrolment {
 }
 
 impl Enrolment {
-    /// The fresh login it needs: the level the factor gives, less the factor itself. A first
-    /// app (Substantial) needs a password login; replacing an app needs the current one too,
-    /// so a password alone never takes over a Substantial account; a passkey (High) needs a
-    /// login at Substantial.
-    pub fn needs(self, has_totp: bool) -> AssuranceLevel {
+    /// The fresh login it needs (issue #4: "a fresh login at the level the factor would give,
+    /// or an administrator"). An app gives Substantial, so enrolling one needs the password and
+    /// the current app's code: only replacing an app is self-service, and a citizen's first
+    /// app is enrolled by an administrator (`segl citizen totp enroll`) who checks their
+    /// identity. Otherwise anyone who knew a password could raise the account to Substantial.
+    /// A passkey gives High (capped by the IAL an administrator set); its fresh login is the
+    /// level below, Substantial.
+    pub fn needs(self) -> AssuranceLevel {
         match self {
-            Self::AuthenticatorApp if has_totp => AssuranceLevel::Substantial,
-            Self::AuthenticatorApp => AssuranceLevel::Low,
-            Self::Passkey => AssuranceLevel::Substantial,
+            Self::AuthenticatorApp | Self::Passkey => AssuranceLevel::Substantial,
         }
+    }
+
+    /// Whether the citizen can give that fresh login on the account page: the form asks for
+    /// the password, and at Substantial for the app's code, so without an app it cannot.
+    pub fn can_reauthenticate(self, has_totp: bool) -> bool {
+        self.needs() < AssuranceLevel::Substantial || has_totp
     }
 
     pub fn parse(value: &str) -> Option<Self> {
@@ -71,8 +79,11 @@ pub enum Gate {
         csrf_token: String,
         needs_code: bool,
     },
-    /// The level needed cannot be reached (a passkey needs an authenticator app first).
-    Unreachable,
+    /// The fresh login cannot be given on the account page: the citizen has no authenticator
+    /// app (the first one is enrolled by an administrator; a passkey needs one first).
+    Unreachable(Enrolment),
+    /// Passkeys are off on this provider (its issuer is an IP address).
+    PasskeysOff,
     Ready(Box<Fresh>),
 }
 
@@ -283,12 +294,11 @@ impl Provider {
         let Some(citizen) = self.active_citizen(session.citizen_id).await? else {
             return Ok(Gate::NotLoggedIn);
         };
-        let needs = enrolment.needs(citizen.has_totp);
+        let needs = enrolment.needs();
         let csrf_token = account_token(cookie);
         if now() - session.auth_time > max_age || session.aal < needs {
-            // The fresh login at Substantial is password and app code.
-            if needs >= AssuranceLevel::Substantial && !citizen.has_totp {
-                return Ok(Gate::Unreachable);
+            if !enrolment.can_reauthenticate(citizen.has_totp) {
+                return Ok(Gate::Unreachable(enrolment));
             }
             return Ok(Gate::Reauthenticate {
                 enrolment,
@@ -325,7 +335,10 @@ impl Provider {
         let Some(citizen) = self.active_citizen(session.citizen_id).await? else {
             return Ok(Reauthentication::Failed(Gate::NotLoggedIn));
         };
-        let needs = enrolment.needs(citizen.has_totp);
+        if !enrolment.can_reauthenticate(citizen.has_totp) {
+            return Ok(Reauthentication::Failed(Gate::Unreachable(enrolment)));
+        }
+        let needs = enrolment.needs();
         let again = Gate::Reauthenticate {
             enrolment,
             csrf_token: account_token(cookie),
@@ -449,7 +462,7 @@ impl Provider {
         session_cookie: Option<&str>,
     ) -> Result<Result<PasskeyForm, Gate>, InternalError> {
         if !self.passkeys.is_available() {
-            return Ok(Err(Gate::Unreachable));
+            return Ok(Err(Gate::PasskeysOff));
         }
         let fresh = match self
             .gate(session_cookie, Enrolment::Passkey, FRESH_LOGIN_SECONDS)
@@ -575,13 +588,21 @@ mod tests {
     #[test]
     fn replacing_an_app_needs_the_current_one() {
         assert_eq!(
-            Enrolment::AuthenticatorApp.needs(false),
-            AssuranceLevel::Low
-        );
-        assert_eq!(
-            Enrolment::AuthenticatorApp.needs(true),
+            Enrolment::AuthenticatorApp.needs(),
             AssuranceLevel::Substantial
         );
-        assert_eq!(Enrolment::Passkey.needs(false), AssuranceLevel::Substantial);
+        assert!(Enrolment::AuthenticatorApp.can_reauthenticate(true));
+    }
+
+    #[test]
+    fn a_first_app_is_not_enrolled_after_a_password_alone() {
+        assert!(!Enrolment::AuthenticatorApp.can_reauthenticate(false));
+    }
+
+    #[test]
+    fn a_passkey_needs_a_substantial_login_with_the_app() {
+        assert_eq!(Enrolment::Passkey.needs(), AssuranceLevel::Substantial);
+        assert!(Enrolment::Passkey.can_reauthenticate(true));
+        assert!(!Enrolment::Passkey.can_reauthenticate(false));
     }
 }

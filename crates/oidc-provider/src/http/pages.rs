@@ -1,6 +1,6 @@
 //! Server-rendered pages (minijinja, HTML autoescaped) in Danish and English.
 
-use crate::account::{Gate, PasskeyForm, TotpForm};
+use crate::account::{Enrolment, Gate, PasskeyForm, TotpForm};
 use crate::authorize::{AuthorizationResponse, Delivery, PageError};
 use crate::provider::{DenialReason, FormProblem, LoginStage, LoginView};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -143,6 +143,7 @@ struct Texts {
     add_passkey_intro: &'static str,
     enrolment_refused: &'static str,
     needs_app: &'static str,
+    app_by_administrator: &'static str,
     passkeys_off: &'static str,
     back_to_account: &'static str,
 }
@@ -199,7 +200,7 @@ const DANISH: Texts = Texts {
     authenticators_title: "Dine loginmidler",
     app_enrolled: "Kodeviser-app: tilknyttet.",
     app_missing: "Kodeviser-app: ikke tilknyttet.",
-    enrol_app: "Tilknyt en kodeviser-app",
+    enrol_app: "Skift til en ny kodeviser-app",
     passkeys_caption: "Adgangsnøgler (passkeys)",
     passkey_name: "Navn på adgangsnøglen",
     added: "Tilføjet",
@@ -219,7 +220,8 @@ const DANISH: Texts = Texts {
     add_passkey_title: "Tilføj en adgangsnøgle",
     add_passkey_intro: "Giv adgangsnøglen et navn, og følg din browsers anvisninger. Adgangsnøglen giver sikringsniveau Høj, når din identitet er sikret på Høj.",
     enrolment_refused: "Loginmidlet kunne ikke tilknyttes, eller formularen er udløbet. Prøv igen.",
-    needs_app: "Tilknyt en kodeviser-app først: en adgangsnøgle kræver et login på sikringsniveau Betydelig.",
+    needs_app: "En adgangsnøgle kræver, at du logger på igen på sikringsniveau Betydelig med adgangskode og kodeviser-app. Din første kodeviser-app tilknyttes af en administrator, som kontrollerer din identitet.",
+    app_by_administrator: "Din første kodeviser-app tilknyttes af en administrator, som kontrollerer din identitet: appen giver sikringsniveau Betydelig, og det kan en adgangskode alene ikke give adgang til. Når du har en app, kan du skifte den her ved at logge på igen med adgangskode og app.",
     passkeys_off: "Adgangsnøgler kan ikke bruges på denne server.",
     back_to_account: "Tilbage til din konto",
 };
@@ -276,7 +278,7 @@ const ENGLISH: Texts = Texts {
     authenticators_title: "Your authenticators",
     app_enrolled: "Authenticator app: enrolled.",
     app_missing: "Authenticator app: not enrolled.",
-    enrol_app: "Enrol an authenticator app",
+    enrol_app: "Change to a new authenticator app",
     passkeys_caption: "Passkeys",
     passkey_name: "Name of the passkey",
     added: "Added",
@@ -296,7 +298,8 @@ const ENGLISH: Texts = Texts {
     add_passkey_title: "Add a passkey",
     add_passkey_intro: "Give the passkey a name and follow your browser's prompts. A passkey gives level High when your identity is proofed at High.",
     enrolment_refused: "The authenticator could not be enrolled, or the form expired. Try again.",
-    needs_app: "Enrol an authenticator app first: adding a passkey needs a login at level Substantial.",
+    needs_app: "Adding a passkey needs a fresh login at level Substantial, with your password and authenticator app. Your first authenticator app is enrolled by an administrator, who checks your identity.",
+    app_by_administrator: "Your first authenticator app is enrolled by an administrator, who checks your identity: the app gives level Substantial, which a password alone must not unlock. Once you have an app, you can change it here after logging in again with your password and the app.",
     passkeys_off: "Passkeys are not available on this server.",
     back_to_account: "Back to your account",
 };
@@ -716,11 +719,22 @@ impl Pages {
                 None,
                 None,
             ),
-            Gate::Unreachable => self.message(
+            Gate::Unreachable(enrolment) => self.message(
                 language,
                 StatusCode::FORBIDDEN,
                 t.authenticators_title,
-                t.needs_app,
+                match enrolment {
+                    Enrolment::AuthenticatorApp => t.app_by_administrator,
+                    Enrolment::Passkey => t.needs_app,
+                },
+                None,
+                None,
+            ),
+            Gate::PasskeysOff => self.message(
+                language,
+                StatusCode::FORBIDDEN,
+                t.authenticators_title,
+                t.passkeys_off,
                 None,
                 None,
             ),
