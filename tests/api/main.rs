@@ -22,6 +22,7 @@ mod nodes;
 mod oidc_flow;
 mod overload;
 mod passkey;
+mod passkey_browser;
 mod poa;
 mod professional;
 mod token_errors;
