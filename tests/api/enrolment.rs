@@ -281,7 +281,14 @@ async fn a_citizen_with_a_password_alone_is_sent_to_an_administrator() {
     // Nothing stored, nothing audited.
     assert_eq!(stored_secret(&app).await, None);
     assert_eq!(app.audit_count("credential.totp_enrolled").await, 0);
-    // The posted fresh login was not even checked: no factor event.
+    // The posted fresh login was not even checked: no password or code event beyond the
+    // first login's.
+    assert_eq!(
+        app.audit_count("login.succeeded").await,
+        1,
+        "the login only"
+    );
+    assert_eq!(app.audit_count("login.failed").await, 0);
     assert_eq!(app.audit_count("factor.succeeded").await, 0);
     assert_eq!(app.audit_count("factor.failed").await, 0);
 }
