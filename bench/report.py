@@ -135,6 +135,9 @@ def summarise(records):
                 if argon2_runs
                 else None,
                 "bound_flows_per_second": (argon2_runs[0]["cores"] / hash_seconds) if hash_seconds else None,
+                "all_cores_hashes_per_second": statistics.mean(r["all_cores_hashes_per_second"] for r in argon2_runs)
+                if argon2_runs and all("all_cores_hashes_per_second" in r for r in argon2_runs)
+                else None,
                 "phases": {
                     r.get("phase", "?"): {
                         "hash_cpu_ms": 1e3 * r["hash_cpu_seconds_median"],
@@ -173,6 +176,11 @@ def summarise(records):
                 login["fraction_of_bound"] = spread(
                     [r["flows_per_second"] / argon2["bound_flows_per_second"] for r in logins]
                 )
+                if argon2.get("all_cores_hashes_per_second"):
+                    login["all_cores_hashes"] = argon2["all_cores_hashes_per_second"]
+                    login["fraction_of_all_cores"] = spread(
+                        [r["flows_per_second"] / argon2["all_cores_hashes_per_second"] for r in logins]
+                    )
                 login["server_cpu_ms_per_flow_excluding_hash"] = spread(
                     [
                         1e3 * (r["server_cpu_seconds_per_flow"] - hash_seconds)
@@ -428,6 +436,16 @@ def render_markdown(summary):
             text += f"; plus PostgreSQL {with_range(login['database_cpu_ms_per_flow'], 1, 1, ' ms')} per flow"
         cells.append(text)
     row("Login: server CPU per flow excluding the hash", cells, "–", "", "(diagnostic)", "")
+    cells = []
+    for key in segl_keys:
+        login = servers[key].get("login")
+        cells.append(
+            f"{with_range(login.get('fraction_of_all_cores'), 0, 100, '%')} of {num(login.get('all_cores_hashes'), 1)} hashes/s "
+            "(argon2id alone on every core at once, measured in the load generator)"
+            if login and login.get("all_cores_hashes")
+            else "–"
+        )
+    row("Login flows against argon2id alone on all cores", cells, "–", "", "(diagnostic)", "")
 
     # Userinfo and introspection.
     for load, title in (("userinfo", "GET /userinfo (Bearer)"), ("introspect", "POST /introspect (Basic)")):
