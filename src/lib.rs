@@ -154,7 +154,8 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let maintenance = tokio::spawn(maintain(self.provider.clone(), self.key_refresh));
-        let per_second = tokio::spawn(every_second(self.provider.clone()));
+        let clients = tokio::spawn(refresh_clients(self.provider.clone()));
+        let deliveries = tokio::spawn(deliver_logouts(self.provider.clone()));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -162,16 +163,15 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         maintenance.abort();
-        per_second.abort();
+        clients.abort();
+        deliveries.abort();
         served
     }
 }
 
 /// Every second on every node: drop the client cache if a client changed anywhere (an indexed
-/// read of one row), and try the queued back-channel logout deliveries that are due (an
-/// indexed query that usually finds nothing). A delivery is leased while it is tried, so nodes
-/// never post the same one at once; a node that stops leaves its rows to the others.
-async fn every_second(provider: Provider) {
+/// read of one row). A task of its own, so nothing else can delay it.
+async fn refresh_clients(provider: Provider) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -179,6 +179,18 @@ async fn every_second(provider: Provider) {
         if let Err(error) = provider.refresh_client_cache().await {
             tracing::warn!(%error, "client cache refresh failed");
         }
+    }
+}
+
+/// Every second on every node: start the queued back-channel logout deliveries that are due
+/// (an indexed query that usually finds nothing). Each delivery runs in a task of its own, so a
+/// slow relying party delays nobody else; a row is leased while tried, so nodes never post the
+/// same one at once, and a node that stops leaves its rows to the others.
+async fn deliver_logouts(provider: Provider) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
         if let Err(error) = provider.deliver_due_logouts().await {
             tracing::warn!(%error, "back-channel logout delivery failed");
         }

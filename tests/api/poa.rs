@@ -12,13 +12,18 @@ use serde_json::{json, Value};
 const PRINCIPAL_CPR: &str = "0101901234";
 const PRINCIPAL_CVR: &str = "12345674";
 
+/// A public authority entitled to CPR numbers: a power of attorney for a citizen names the
+/// principal by CPR number, so only such a client may see one.
 async fn authority(app: &TestApp) -> TestClient {
     add_client_with(
         app,
         "borger",
         "http://localhost:9001/cb",
         "profile privileges",
-        |registration| registration.public_authority = true,
+        |registration| {
+            registration.public_authority = true;
+            registration.cpr_entitled = true;
+        },
     )
     .await
 }
@@ -145,6 +150,25 @@ async fn choosing_myself_gives_no_privileges_and_an_organisation_principal_is_sc
     let tokens = tokens_for_code(&app, &client, &code, &started.pkce.verifier).await;
     assert!(tokens.id_token.get("privileges").is_none());
     assert!(tokens.id_token.get("act").is_none());
+
+    // With prompt=none no page may be shown, and a choice is a page: interaction_required.
+    let silent = app
+        .authorize(
+            &client,
+            &[
+                ("scope", "openid profile privileges"),
+                ("acr_values", LOW),
+                ("prompt", "none"),
+            ],
+        )
+        .await;
+    assert_eq!(silent.status, 303);
+    let back = silent.location.clone().expect("back to the client");
+    assert!(back.starts_with("http://localhost:9001/cb?"), "{back}");
+    assert_eq!(
+        query_value(&back, "error").as_deref(),
+        Some("interaction_required")
+    );
 
     // Already logged in (single sign-on): the choice comes straight from /authorize.
     let started = app
@@ -311,4 +335,34 @@ async fn poa_grant_errors_are_one_line() {
         output.stderr.trim(),
         "error: the CVR number fails the modulus-11 check"
     );
+}
+
+#[tokio::test]
+async fn a_power_of_attorney_for_a_citizen_is_not_offered_to_an_authority_without_cpr_entitlement()
+{
+    let app = spawn_app().await;
+    app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
+    grant(
+        &app,
+        &["--principal-cpr", PRINCIPAL_CPR],
+        &["--until", "2099-01-01"],
+    )
+    .await;
+    let client = add_client_with(
+        &app,
+        "kommune",
+        "http://localhost:9001/cb",
+        "profile privileges",
+        |registration| registration.public_authority = true,
+    )
+    .await;
+    // Its privileges would carry the principal's CPR number: no choice, no privileges.
+    let tokens = login(&app, &client, &[("scope", "openid profile privileges")]).await;
+    assert!(
+        tokens.id_token.get("privileges").is_none(),
+        "{}",
+        tokens.id_token
+    );
+    assert!(tokens.id_token.get("act").is_none());
+    assert!(!tokens.id_token.to_string().contains(PRINCIPAL_CPR));
 }

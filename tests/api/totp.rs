@@ -58,3 +58,68 @@ async fn enrolled_code_is_accepted_once() {
     assert_eq!(app.audit_count("factor.succeeded").await, 1);
     assert_eq!(app.audit_count("factor.failed").await, 2);
 }
+
+#[tokio::test]
+async fn wrong_codes_lock_the_authenticator_even_for_the_right_code() {
+    let app = spawn_app().await;
+    app.cli_add_anna("anna", None).await;
+    let output = app.segl(&["citizen", "totp", "enroll", "anna"]).await;
+    assert!(output.success, "{}", output.stderr);
+    let registry = &app.services.registry;
+    let citizen = registry
+        .find_citizen(&citizen_registry::CitizenLookup::parse("anna").expect("lookup"))
+        .await
+        .expect("citizen");
+    let context = LoginContext::default();
+    // The lockout policy: the fifth wrong code in a row (by default) locks.
+    for _ in 0..5 {
+        let code = registry.current_totp_code(citizen.id).await.expect("code");
+        // A code that is certainly wrong: the current one with its last digit changed.
+        let last = code.chars().last().expect("digit");
+        let wrong = format!("{}{}", &code[..5], if last == '0' { '1' } else { '0' });
+        assert_eq!(
+            registry
+                .verify_totp(citizen.id, &wrong, &context)
+                .await
+                .expect("check"),
+            TotpOutcome::Rejected
+        );
+    }
+    let (failures, locked_until): (i64, Option<i64>) =
+        sqlx::query_as("SELECT totp_failures, totp_locked_until FROM citizens")
+            .fetch_one(&app.services.pool)
+            .await
+            .expect("row");
+    assert_eq!(failures, 5);
+    assert!(locked_until.is_some_and(|until| until > oidc_provider::provider::now()));
+    let code = registry.current_totp_code(citizen.id).await.expect("code");
+    assert_eq!(
+        registry
+            .verify_totp(citizen.id, &code, &context)
+            .await
+            .expect("check"),
+        TotpOutcome::Rejected,
+        "while locked, even the right code is refused"
+    );
+    assert_eq!(app.audit_count("factor.succeeded").await, 0);
+    assert_eq!(app.audit_count("factor.failed").await, 6);
+
+    // Once the lock has passed, the right code works and the counter starts again.
+    sqlx::query("UPDATE citizens SET totp_locked_until = 1")
+        .execute(&app.services.pool)
+        .await
+        .expect("unlock");
+    let code = registry.current_totp_code(citizen.id).await.expect("code");
+    assert_eq!(
+        registry
+            .verify_totp(citizen.id, &code, &context)
+            .await
+            .expect("check"),
+        TotpOutcome::Accepted
+    );
+    let (failures,): (i64,) = sqlx::query_as("SELECT totp_failures FROM citizens")
+        .fetch_one(&app.services.pool)
+        .await
+        .expect("row");
+    assert_eq!(failures, 0);
+}

@@ -563,6 +563,15 @@ impl Registry {
     }
 
     async fn totp_secret(&self, citizen_id: Uuid) -> Result<(Vec<u8>, Option<i64>), RegistryError> {
+        let (secret, last_step, _) = self.totp_state(citizen_id).await?;
+        Ok((secret, last_step))
+    }
+
+    /// The secret, the last used step and the lock after wrong codes.
+    async fn totp_state(
+        &self,
+        citizen_id: Uuid,
+    ) -> Result<(Vec<u8>, Option<i64>, Option<i64>), RegistryError> {
         let row = self
             .store
             .find_totp_row(citizen_id)
@@ -570,7 +579,7 @@ impl Registry {
             .ok_or(RegistryError::UnknownCitizen("id"))?;
         let sealed = row.totp_secret.ok_or(RegistryError::NoTotp)?;
         let secret = self.totp_sealer.open(&sealed, &citizen_id.to_string())?;
-        Ok((secret, row.totp_last_step))
+        Ok((secret, row.totp_last_step, row.totp_locked_until))
     }
 
     /// The current TOTP code of a citizen. Only for demo mode and tests: production never
@@ -588,9 +597,17 @@ impl Registry {
         code: &str,
         context: &LoginContext,
     ) -> Result<TotpOutcome, RegistryError> {
-        let (secret, last_step) = self.totp_secret(citizen_id).await?;
+        let (secret, last_step, locked_until) = self.totp_state(citizen_id).await?;
         let at = now();
-        let matched = totp::matching_step(&secret, code, at, last_step)?;
+        // Wrong codes back off like wrong passwords (the lockout policy), per citizen and
+        // apart from the password counter, which a correct password resets: otherwise anyone
+        // with the password could guess codes without end. While locked, no code is checked.
+        let locked = locked_until.is_some_and(|until| until > at);
+        let matched = if locked {
+            None
+        } else {
+            totp::matching_step(&secret, code, at, last_step)?
+        };
         let event = |kind: &str| {
             let mut event = AuditEvent::new(kind, Some(citizen_id), "citizen", at)
                 .with_ip(context.ip.clone())
@@ -609,8 +626,21 @@ impl Registry {
                 return Ok(TotpOutcome::Accepted);
             }
         }
+        if locked {
+            let mut refused = event(audit::kind::FACTOR_FAILED);
+            if let serde_json::Value::Object(detail) = &mut refused.detail {
+                detail.insert("reason".into(), "locked".into());
+            }
+            self.store.insert_audit_events(vec![refused]).await?;
+            return Ok(TotpOutcome::Rejected);
+        }
+        let lockout = self.settings.lockout;
         self.store
-            .insert_audit_events(vec![event(audit::kind::FACTOR_FAILED)])
+            .update_totp_failure(
+                citizen_id,
+                |failures| lockout.locked_until(failures, at),
+                event(audit::kind::FACTOR_FAILED),
+            )
             .await?;
         Ok(TotpOutcome::Rejected)
     }

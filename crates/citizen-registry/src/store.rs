@@ -111,6 +111,7 @@ pub(crate) struct PasswordRow {
 pub(crate) struct TotpRow {
     pub totp_secret: Option<String>,
     pub totp_last_step: Option<i64>,
+    pub totp_locked_until: Option<i64>,
 }
 
 fn organisation_from(cvr: &str, name: &str) -> Result<Organisation, StoreError> {
@@ -351,12 +352,12 @@ impl Store {
         &self,
         citizen_id: Uuid,
     ) -> Result<Option<TotpRow>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT totp_secret, totp_last_step FROM citizens WHERE id = $1")
-                .bind(citizen_id.to_string())
-                .fetch_optional(&self.pool)
-                .await?,
+        Ok(sqlx::query_as(
+            "SELECT totp_secret, totp_last_step, totp_locked_until FROM citizens WHERE id = $1",
         )
+        .bind(citizen_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Inserts a citizen and its `citizen.created` event in one transaction.
@@ -683,7 +684,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut transaction = self.pool.begin().await?;
         let result = sqlx::query(
-            "UPDATE citizens SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+            "UPDATE citizens SET totp_last_step = $1, totp_failures = 0, totp_locked_until = NULL \
+             WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
         )
         .bind(step)
         .bind(citizen_id.to_string())
@@ -695,6 +697,38 @@ impl Store {
         append_audit(&mut transaction, vec![event]).await?;
         transaction.commit().await?;
         Ok(true)
+    }
+
+    /// Counts one wrong one-time code, sets the lock its count calls for, and records it.
+    pub(crate) async fn update_totp_failure(
+        &self,
+        citizen_id: Uuid,
+        locked_until: impl FnOnce(i64) -> Option<i64>,
+        event: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let (failures,): (i64,) = sqlx::query_as(
+            "UPDATE citizens SET totp_failures = totp_failures + 1 WHERE id = $1 RETURNING totp_failures",
+        )
+        .bind(citizen_id.to_string())
+        .fetch_one(&mut *transaction)
+        .await?;
+        let until = locked_until(failures);
+        sqlx::query("UPDATE citizens SET totp_locked_until = $1 WHERE id = $2")
+            .bind(until)
+            .bind(citizen_id.to_string())
+            .execute(&mut *transaction)
+            .await?;
+        let mut event = event;
+        if let serde_json::Value::Object(detail) = &mut event.detail {
+            detail.insert("failed_codes".into(), failures.into());
+            if let Some(until) = until {
+                detail.insert("locked_until".into(), until.into());
+            }
+        }
+        append_audit(&mut transaction, vec![event]).await?;
+        transaction.commit().await?;
+        Ok(())
     }
 
     /// Counts one failed attempt and returns the new count.

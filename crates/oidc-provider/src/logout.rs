@@ -229,9 +229,9 @@ impl Provider {
         Ok(frontchannel)
     }
 
-    /// Back-Channel Logout 1.0 2.5: tries every queued delivery that is due. Each node calls
+    /// Back-Channel Logout 1.0 2.5: starts every queued delivery that is due. Each node calls
     /// this every second and after each logout; a row is leased while it is tried, so exactly
-    /// one node makes each attempt. Returns how many attempts were made.
+    /// one node makes each attempt. Returns how many attempts were started.
     pub async fn deliver_due_logouts(&self) -> Result<usize, InternalError> {
         let at = now();
         let due = self.store.find_due_deliveries(at, 64).await?;
@@ -245,7 +245,14 @@ impl Provider {
                 continue;
             }
             attempts += 1;
-            self.attempt_delivery(delivery).await?;
+            // One task per delivery: a relying party that takes its 5 s does not hold up the
+            // others. The lease keeps every other node (and the next tick) off this row.
+            let provider = self.clone();
+            tokio::spawn(async move {
+                if let Err(error) = provider.attempt_delivery(delivery).await {
+                    tracing::warn!(%error, "back-channel logout delivery failed");
+                }
+            });
         }
         Ok(attempts)
     }

@@ -45,6 +45,16 @@ fn level_claims(
     claims
 }
 
+/// A power of attorney for a citizen names them by CPR number in `privileges`
+/// (`urn:dk:gov:saml:cprNumberIdentifier:<cpr>`), so it goes only to CPR-entitled clients;
+/// one for an organisation (by CVR) to any public authority asking for `privileges`.
+fn may_name_principal(client: &Client, principal: &citizen_registry::Principal) -> bool {
+    match principal {
+        citizen_registry::Principal::Citizen(_) => client.cpr_entitled,
+        citizen_registry::Principal::Organisation(_) => true,
+    }
+}
+
 fn pending_json(pending: &PendingRequest) -> Result<String, InternalError> {
     serde_json::to_string(pending).map_err(|error| InternalError::Signing(error.to_string()))
 }
@@ -727,30 +737,33 @@ impl Provider {
         &self,
         row: &PendingRow,
         mut pending: PendingRequest,
-    ) -> Result<LoginView, InternalError> {
+    ) -> Result<Option<LoginView>, InternalError> {
         let name = self.client_name(&pending.request.client_id).await?;
         let mut view = self.view(row, &pending, name);
         if view.stage != LoginStage::Passkey {
-            return Ok(view);
+            return Ok(Some(view));
         }
         let Some(citizen_id) = row
             .citizen_id
             .as_deref()
             .and_then(|id| Uuid::parse_str(id).ok())
         else {
-            return Ok(view);
+            return Ok(Some(view));
         };
         let stored = self.registry.passkeys(citizen_id).await?;
-        let started = self
-            .passkeys
-            .start_authentication(&stored)
-            .map_err(|error| InternalError::Signing(error.to_string()))?;
+        let started = match self.passkeys.start_authentication(&stored) {
+            Ok(started) => started,
+            // No usable passkey (or passkeys off): this login cannot go on; the page says the
+            // login expired and the citizen starts again, never a 500.
+            Err(PasskeyError::NoPasskeys | PasskeyError::Unavailable) => return Ok(None),
+            Err(error) => return Err(InternalError::Signing(error.to_string())),
+        };
         pending.passkey_challenge = Some(started.state);
         self.store
             .update_pending_request(&row.id, &pending_json(&pending)?)
             .await?;
         view.passkey_options = Some(started.options_json);
-        Ok(view)
+        Ok(Some(view))
     }
 
     async fn client_name(&self, client_id: &str) -> Result<String, InternalError> {
@@ -788,7 +801,7 @@ impl Provider {
             }
             return Ok(Some(view));
         }
-        Ok(Some(self.view_with_challenge(&row, pending).await?))
+        self.view_with_challenge(&row, pending).await
     }
 
     /// For a pending choice: the session, citizen and client, and the options (None: the
@@ -909,7 +922,7 @@ impl Provider {
             .powers_of_attorney(citizen.id)
             .await?
             .into_iter()
-            .filter(|poa| poa.is_usable(at))
+            .filter(|poa| poa.is_usable(at) && may_name_principal(client, &poa.principal))
             .collect();
         if usable.is_empty() {
             return Ok(Choices::Decided(Choice::Myself));
@@ -950,6 +963,15 @@ impl Provider {
             Choices::Denied(description) => Ok(Step::Respond(
                 request
                     .error(ErrorCode::AccessDenied, description)
+                    .to_response(&self.settings.issuer),
+            )),
+            // OIDC Core 3.1.2.1: prompt=none shows no page, and a choice is a page.
+            Choices::Ask(_) if request.prompt == Prompt::None => Ok(Step::Respond(
+                request
+                    .error(
+                        ErrorCode::InteractionRequired,
+                        "the citizen must choose who to log in as",
+                    )
                     .to_response(&self.settings.issuer),
             )),
             Choices::Ask(_) => {
@@ -1247,10 +1269,10 @@ impl Provider {
         self.store
             .update_pending_request(&row.id, &pending_json(&pending)?)
             .await?;
-        Ok(FormOutcome::Retry(
-            self.view_with_challenge(&row, pending).await?,
-            problem,
-        ))
+        match self.view_with_challenge(&row, pending).await? {
+            Some(view) => Ok(FormOutcome::Retry(view, problem)),
+            None => Ok(FormOutcome::Expired),
+        }
     }
 
     /// After a factor: ask for the next one, refuse, or finish the login.
@@ -1825,7 +1847,11 @@ impl Provider {
         let acting_for = match context.power_of_attorney {
             Some(id) => match self.registry.find_power_of_attorney(id).await? {
                 // Checked again at every release: a revoked or expired one stops at once.
-                Some(poa) if poa.agent_id == citizen.id && poa.is_usable(at) => {
+                Some(poa)
+                    if poa.agent_id == citizen.id
+                        && poa.is_usable(at)
+                        && may_name_principal(client, &poa.principal) =>
+                {
                     let principal_citizen = self.registry.principal_citizen(&poa.principal).await?;
                     principal_audit = serde_json::json!({
                         "poa_id": poa.id.to_string(),
