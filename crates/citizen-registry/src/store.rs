@@ -107,6 +107,15 @@ pub(crate) struct PasswordRow {
     pub locked_until: Option<i64>,
 }
 
+/// Which failure counter of a citizen to count on.
+#[derive(Clone, Copy)]
+enum Counter {
+    /// Wrong passwords (`failed_attempts`, `locked_until`).
+    Password,
+    /// Wrong one-time codes (`totp_failures`, `totp_locked_until`).
+    Totp,
+}
+
 #[derive(FromRow)]
 pub(crate) struct TotpRow {
     pub totp_secret: Option<String>,
@@ -706,29 +715,9 @@ impl Store {
         locked_until: impl FnOnce(i64) -> Option<i64>,
         event: AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut transaction = self.pool.begin().await?;
-        let (failures,): (i64,) = sqlx::query_as(
-            "UPDATE citizens SET totp_failures = totp_failures + 1 WHERE id = $1 RETURNING totp_failures",
-        )
-        .bind(citizen_id.to_string())
-        .fetch_one(&mut *transaction)
-        .await?;
-        let until = locked_until(failures);
-        sqlx::query("UPDATE citizens SET totp_locked_until = $1 WHERE id = $2")
-            .bind(until)
-            .bind(citizen_id.to_string())
-            .execute(&mut *transaction)
-            .await?;
-        let mut event = event;
-        if let serde_json::Value::Object(detail) = &mut event.detail {
-            detail.insert("failed_codes".into(), failures.into());
-            if let Some(until) = until {
-                detail.insert("locked_until".into(), until.into());
-            }
-        }
-        append_audit(&mut transaction, vec![event]).await?;
-        transaction.commit().await?;
-        Ok(())
+        self.count_failure(Counter::Totp, citizen_id, locked_until, event)
+            .await
+            .map(|_| ())
     }
 
     /// Counts one failed attempt and returns the new count.
@@ -738,29 +727,49 @@ impl Store {
         locked_until: impl FnOnce(i64) -> Option<i64>,
         event: AuditEvent,
     ) -> Result<(i64, Option<i64>), StoreError> {
+        self.count_failure(Counter::Password, citizen_id, locked_until, event)
+            .await
+    }
+
+    /// One more failure on `counter`, the lock its new count calls for, and the event (with
+    /// the count and the lock in its detail), in one transaction.
+    async fn count_failure(
+        &self,
+        counter: Counter,
+        citizen_id: Uuid,
+        locked_until: impl FnOnce(i64) -> Option<i64>,
+        event: AuditEvent,
+    ) -> Result<(i64, Option<i64>), StoreError> {
+        // Fixed column names from the enum, never input.
+        let (count_column, lock_column, detail_name) = match counter {
+            Counter::Password => ("failed_attempts", "locked_until", "failed_attempts"),
+            Counter::Totp => ("totp_failures", "totp_locked_until", "failed_codes"),
+        };
         let mut transaction = self.pool.begin().await?;
-        let (failed_attempts,): (i64,) = sqlx::query_as(
-            "UPDATE citizens SET failed_attempts = failed_attempts + 1 WHERE id = $1 RETURNING failed_attempts",
-        )
+        let (failures,): (i64,) = sqlx::query_as(&format!(
+            "UPDATE citizens SET {count_column} = {count_column} + 1 WHERE id = $1 RETURNING {count_column}"
+        ))
         .bind(citizen_id.to_string())
         .fetch_one(&mut *transaction)
         .await?;
-        let until = locked_until(failed_attempts);
-        sqlx::query("UPDATE citizens SET locked_until = $1 WHERE id = $2")
-            .bind(until)
-            .bind(citizen_id.to_string())
-            .execute(&mut *transaction)
-            .await?;
+        let until = locked_until(failures);
+        sqlx::query(&format!(
+            "UPDATE citizens SET {lock_column} = $1 WHERE id = $2"
+        ))
+        .bind(until)
+        .bind(citizen_id.to_string())
+        .execute(&mut *transaction)
+        .await?;
         let mut event = event;
         if let serde_json::Value::Object(detail) = &mut event.detail {
-            detail.insert("failed_attempts".into(), failed_attempts.into());
+            detail.insert(detail_name.into(), failures.into());
             if let Some(until) = until {
                 detail.insert("locked_until".into(), until.into());
             }
         }
         append_audit(&mut transaction, vec![event]).await?;
         transaction.commit().await?;
-        Ok((failed_attempts, until))
+        Ok((failures, until))
     }
 
     /// Resets the failure counter after a successful login and records it.
