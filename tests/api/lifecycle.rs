@@ -42,6 +42,33 @@ async fn add_refresh_client(app: &TestApp, id: &str, redirect_uri: &str) -> Test
     .await
 }
 
+/// Portal B: a `client_secret_basic` client whose back-channel logout endpoint is `receiver`.
+async fn add_backchannel_client(app: &TestApp, receiver: &LogoutReceiver) -> TestClient {
+    app.add_client(ClientRegistration {
+        id: "portal-b".to_owned(),
+        name: "Portal B".to_owned(),
+        redirect_uris: vec![REDIRECT_B.to_owned()],
+        auth_method: "client_secret_basic".to_owned(),
+        scopes: vec!["profile".to_owned()],
+        backchannel_logout_uri: Some(receiver.url.clone()),
+        ..Default::default()
+    })
+    .await
+}
+
+/// The audited back-channel delivery outcomes, waiting up to 5 s for the first.
+async fn delivery_outcomes(app: &TestApp) -> Vec<Value> {
+    let mut outcomes = Vec::new();
+    for _ in 0..50 {
+        outcomes = audit_details(app, "logout.backchannel").await;
+        if !outcomes.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    outcomes
+}
+
 /// A response's status and JSON body, read once.
 async fn json_answer(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
@@ -579,17 +606,7 @@ async fn logout_at_one_client_reaches_another_by_back_channel() {
     app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
     let receiver = LogoutReceiver::start().await;
     let client_a = app.add_basic_client("portal-a", REDIRECT_A).await;
-    let client_b = app
-        .add_client(ClientRegistration {
-            id: "portal-b".to_owned(),
-            name: "Portal B".to_owned(),
-            redirect_uris: vec![REDIRECT_B.to_owned()],
-            auth_method: "client_secret_basic".to_owned(),
-            scopes: vec!["profile".to_owned()],
-            backchannel_logout_uri: Some(receiver.url.clone()),
-            ..Default::default()
-        })
-        .await;
+    let client_b = add_backchannel_client(&app, &receiver).await;
     let tokens_a = log_in_and_redeem(&app, &client_a, "openid profile").await;
     // Single sign-on into B.
     let started_b = app
@@ -626,14 +643,7 @@ async fn logout_at_one_client_reaches_another_by_back_channel() {
     assert!(claims.get("nonce").is_none(), "no nonce: {claims}");
 
     assert_logged_out(&app, &client_a, "A after logout").await;
-    let mut delivered = Vec::new();
-    for _ in 0..50 {
-        delivered = audit_details(&app, "logout.backchannel").await;
-        if !delivered.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let delivered = delivery_outcomes(&app).await;
     assert_eq!(delivered.len(), 1, "one delivery audited: {delivered:?}");
     assert_eq!(delivered[0]["outcome"], "delivered (200)");
     assert_eq!(
@@ -799,17 +809,7 @@ async fn a_refused_back_channel_delivery_is_retried_from_the_queue() {
     let app = spawn_app().await;
     app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
     let receiver = LogoutReceiver::start_refusing(1).await;
-    let client = app
-        .add_client(ClientRegistration {
-            id: "portal-b".to_owned(),
-            name: "Portal B".to_owned(),
-            redirect_uris: vec![REDIRECT_B.to_owned()],
-            auth_method: "client_secret_basic".to_owned(),
-            scopes: vec!["profile".to_owned()],
-            backchannel_logout_uri: Some(receiver.url.clone()),
-            ..Default::default()
-        })
-        .await;
+    let client = add_backchannel_client(&app, &receiver).await;
     let tokens = log_in_and_redeem(&app, &client, "openid profile").await;
 
     let response = logout_with_hint(&app, text(&tokens, "id_token")).await;
@@ -827,14 +827,7 @@ async fn a_refused_back_channel_delivery_is_retried_from_the_queue() {
     );
     assert_eq!(second["sid"], first["sid"]);
 
-    let mut outcomes = Vec::new();
-    for _ in 0..50 {
-        outcomes = audit_details(&app, "logout.backchannel").await;
-        if !outcomes.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let outcomes = delivery_outcomes(&app).await;
     assert_eq!(
         outcomes.len(),
         1,

@@ -55,6 +55,14 @@ fn may_name_principal(client: &Client, principal: &citizen_registry::Principal) 
     }
 }
 
+/// The citizen and the factors proven so far of a login waiting for its second factor.
+fn pending_factor_state(citizen_id: &str, amr: &str) -> Result<(Uuid, Vec<String>), StoreError> {
+    let citizen_id =
+        Uuid::parse_str(citizen_id).map_err(|_| StoreError::Corrupt("pending citizen".into()))?;
+    let amr = serde_json::from_str(amr).map_err(|_| StoreError::Corrupt("pending amr".into()))?;
+    Ok((citizen_id, amr))
+}
+
 fn pending_json(pending: &PendingRequest) -> Result<String, InternalError> {
     serde_json::to_string(pending).map_err(|error| InternalError::Signing(error.to_string()))
 }
@@ -649,8 +657,7 @@ impl Provider {
                 let pending_id = tokens::random_token()?;
                 let row = PendingRow {
                     id: pending_id.clone(),
-                    request: serde_json::to_string(&pending)
-                        .map_err(|error| InternalError::Signing(error.to_string()))?,
+                    request: pending_json(&pending)?,
                     browser_hash: tokens::sha256_hex(&binding),
                     csrf_token: tokens::random_token()?,
                     citizen_id,
@@ -998,8 +1005,7 @@ impl Provider {
                 let pending_id = tokens::random_token()?;
                 let row = PendingRow {
                     id: pending_id.clone(),
-                    request: serde_json::to_string(&pending)
-                        .map_err(|error| InternalError::Signing(error.to_string()))?,
+                    request: pending_json(&pending)?,
                     browser_hash,
                     csrf_token: tokens::random_token()?,
                     citizen_id: Some(citizen.id.to_string()),
@@ -1109,10 +1115,7 @@ impl Provider {
         if pending.choose_sid.is_some() {
             return Ok(FormOutcome::Expired);
         }
-        let citizen_id = Uuid::parse_str(citizen_id)
-            .map_err(|_| StoreError::Corrupt("pending citizen".into()))?;
-        let mut amr: Vec<String> =
-            serde_json::from_str(amr).map_err(|_| StoreError::Corrupt("pending amr".into()))?;
+        let (citizen_id, mut amr) = pending_factor_state(citizen_id, amr)?;
         let context = LoginContext {
             ip,
             client_id: Some(pending.request.client_id.clone()),
@@ -1176,10 +1179,7 @@ impl Provider {
         if pending.second_factor != Some(SecondFactor::Passkey) {
             return Ok(FormOutcome::Expired);
         }
-        let citizen_id = Uuid::parse_str(citizen_id)
-            .map_err(|_| StoreError::Corrupt("pending citizen".into()))?;
-        let mut amr: Vec<String> =
-            serde_json::from_str(amr).map_err(|_| StoreError::Corrupt("pending amr".into()))?;
+        let (citizen_id, mut amr) = pending_factor_state(citizen_id, amr)?;
         let context = LoginContext {
             ip,
             client_id: Some(pending.request.client_id.clone()),
@@ -1318,8 +1318,7 @@ impl Provider {
             let mut pending = pending;
             pending.first_factor_at = Some(auth_time);
             pending.second_factor = Some(factor);
-            let request = serde_json::to_string(&pending)
-                .map_err(|error| InternalError::Signing(error.to_string()))?;
+            let request = pending_json(&pending)?;
             self.store
                 .update_pending_progress(&row.id, citizen.id, &amr, &request)
                 .await?;
