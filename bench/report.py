@@ -85,6 +85,8 @@ def summarise(records):
             target = slot(record["server"], record["backend"])
             name = record["when"] + (f"_{record['alg']}" if record.get("alg") else "")
             target.setdefault("rss", {})[name] = record["kib"]
+        elif kind == "rss_breakdown":
+            slot(record["server"], record["backend"])["rss_breakdown"] = record
         elif kind == "server_log":
             target = slot(record["server"], record["backend"])
             target.setdefault("server_logs", []).append(record)
@@ -465,7 +467,14 @@ def render_markdown(summary):
     for key in segl_keys:
         rss = servers[key].get("rss", {})
         idle = rss.get("idle")
-        cells.append(f"{num(idle / 1024, 1)} MiB" if idle else "not measured")
+        parts = servers[key].get("rss_breakdown")
+        detail = (
+            f" (anonymous {num(parts['anon_kib'] / 1024, 1)} MiB; file-backed {num(parts['file_kib'] / 1024, 1)} MiB, "
+            f"of which the segl binary {num(parts['binary_kib'] / 1024, 1)} MiB of its {num(parts['binary_text_kib'] / 1024, 1)} MiB text)"
+            if parts
+            else ""
+        )
+        cells.append(f"{num(idle / 1024, 1)} MiB{detail}" if idle else "not measured")
         results.append((label[key], None if idle is None else idle <= TARGETS["idle_rss_kib"]))
     row(
         "Idle RSS after start",
@@ -625,6 +634,12 @@ def render_markdown(summary):
     # Machine during each load.
     lines.append("## The machine during each load")
     lines.append("")
+    lines.append(
+        "Other CPU is the machine's busy time less the server's, the database's and the load generator's. "
+        "The machine's figure comes from clock-tick sampling (`/proc/stat`) and the processes' from their "
+        "own accounting, so a few percent either side of 0 is accounting noise, not work; below 0 it shows as 0."
+    )
+    lines.append("")
     lines.append("| Server | Load | 1-min load before → after (per run) | Other CPU % (median, max) | Steal % | Server CPU per request | PostgreSQL CPU per request |")
     lines.append("|---|---|---|---|---|---|---|")
     for key, entry in servers.items():
@@ -636,7 +651,7 @@ def render_markdown(summary):
             steal = load["steal_percent"]
             lines.append(
                 f"| {key} | {name} | {transitions} | "
-                + (f"{other['median']:.1f}, {other['max']:.1f}" if other else "–")
+                + (f"{max(other['median'], 0):.1f}, {max(other['max'], 0):.1f}" if other else "–")
                 + f" | {(steal['median'] if steal else 0):.1f}"
                 + f" | {with_range(load['server_cpu_us_per_request'], 0, 1, ' µs')}"
                 + f" | {with_range(load['database_cpu_us_per_request'], 0, 1, ' µs') if median_of(load['database_cpu_us_per_request']) else '–'} |"
@@ -650,7 +665,7 @@ def render_markdown(summary):
             steal = login["steal_percent"]
             lines.append(
                 f"| {key} | login | {transitions} | "
-                + (f"{other['median']:.1f}, {other['max']:.1f}" if other else "–")
+                + (f"{max(other['median'], 0):.1f}, {max(other['max'], 0):.1f}" if other else "–")
                 + f" | {(steal['median'] if steal else 0):.1f}"
                 + f" | {with_range(login.get('server_cpu_ms_per_flow'), 1, 1, ' ms')} per flow"
                 + f" | {with_range(login['database_cpu_ms_per_flow'], 1, 1, ' ms') + ' per flow' if median_of(login.get('database_cpu_ms_per_flow')) else '–'} |"
@@ -659,7 +674,7 @@ def render_markdown(summary):
         machine = registry["machine"]
         lines.append(
             f"| registry_bench | {backend} | {machine['load_before'].split()[0]}→{machine['load_after'].split()[0]} | "
-            f"{machine['other_cpu_percent']:.1f} | {machine.get('steal_percent') or 0:.1f} | – | – |"
+            f"{max(machine['other_cpu_percent'] or 0, 0):.1f} | {machine.get('steal_percent') or 0:.1f} | – | – |"
         )
     lines.append("")
     if node and peer:

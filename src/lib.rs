@@ -153,13 +153,20 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        use axum::serve::ListenerExt;
         let maintenance = tokio::spawn(maintain(self.provider.clone(), self.key_refresh));
         let clients = tokio::spawn(refresh_clients(self.provider.clone()));
         let deliveries = tokio::spawn(deliver_logouts(self.provider.clone()));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
+        // No Nagle delay: a response is written whole, and a small one must not wait for an ACK.
+        let listener = self.listener.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "TCP_NODELAY not set");
+            }
+        });
+        let served = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
         maintenance.abort();

@@ -75,3 +75,37 @@ async fn history_lists_a_citizens_events_newest_first() {
         "no CPR number in the audit detail"
     );
 }
+
+/// Concurrent releases share the audit writer's transactions (group commit): each one is still
+/// recorded exactly once, before its answer, in one unbroken chain.
+#[tokio::test]
+async fn concurrent_releases_are_each_audited_once_in_one_chain() {
+    use crate::claims::{login, userinfo, PASSWORD, USER_ID};
+    let app = spawn_app().await;
+    app.add_citizen(crate::helpers::CPR, USER_ID, PASSWORD, false)
+        .await;
+    let client = app
+        .add_basic_client("burst", "http://localhost:9001/cb")
+        .await;
+    let tokens = login(&app, &client, &[]).await;
+    let before = app.audit_count("claims.released").await;
+
+    const REQUESTS: i64 = 40;
+    let answers =
+        futures::future::join_all((0..REQUESTS).map(|_| userinfo(&app, &tokens.access_token)))
+            .await;
+    assert_eq!(answers.len() as i64, REQUESTS);
+    // Every answer was sent after its event committed: nothing to wait for here.
+    assert_eq!(app.audit_count("claims.released").await - before, REQUESTS);
+
+    let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_events")
+        .fetch_one(&app.services.pool)
+        .await
+        .expect("count audit events");
+    let output = app.segl(&["audit", "verify"]).await;
+    assert!(output.success, "{}", output.stderr);
+    assert_eq!(
+        output.stdout.trim(),
+        format!("audit chain intact: {total} events verified")
+    );
+}

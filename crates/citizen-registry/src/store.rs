@@ -15,6 +15,8 @@ use crate::organisation::{
 };
 use sqlx::AnyConnection;
 use sqlx::{AnyPool, FromRow};
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +42,19 @@ impl StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// The writer of standalone audit events, started on first use (see [`Store::insert_audit_events`]).
+    audit_writer: Arc<OnceLock<mpsc::Sender<AuditJob>>>,
 }
+
+/// Standalone events waiting for the audit writer, and who waits for them.
+#[derive(Debug)]
+struct AuditJob {
+    events: Vec<AuditEvent>,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// At most this many callers' events go into one transaction.
+const AUDIT_BATCH_JOBS: usize = 256;
 
 const CITIZEN_COLUMNS: &str = "id, cpr, user_id, given_name, family_name, email, status, ial, \
      CAST(CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_password, \
@@ -299,7 +313,10 @@ impl TryFrom<AuditRow> for ChainedEvent {
 
 impl Store {
     pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            audit_writer: Arc::default(),
+        }
     }
 
     pub async fn find_citizen(
@@ -933,12 +950,29 @@ impl Store {
         Ok(self.execute_with_event(statement, event).await? > 0)
     }
 
-    /// Records events outside any other change.
+    /// Records events outside any other change, and returns once they are committed.
+    ///
+    /// Group commit: one writer task takes the events of every caller waiting at that moment
+    /// and appends them in one transaction, so a burst of `/userinfo` releases costs one chain
+    /// update and one commit, not one each. If that transaction fails, each caller's events
+    /// are retried in a transaction of their own, so one caller's failure is nobody else's.
     pub async fn insert_audit_events(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
-        let mut transaction = self.pool.begin().await?;
-        append_audit(&mut transaction, events).await?;
-        transaction.commit().await?;
-        Ok(())
+        if events.is_empty() {
+            return Ok(());
+        }
+        let writer = self.audit_writer.get_or_init(|| {
+            let (sender, jobs) = mpsc::channel(4 * AUDIT_BATCH_JOBS);
+            tokio::spawn(write_audit_batches(self.pool.clone(), jobs));
+            sender
+        });
+        let (done, committed) = oneshot::channel();
+        if let Err(mpsc::error::SendError(job)) = writer.send(AuditJob { events, done }).await {
+            // The writer's runtime has stopped (a test's, say): write directly.
+            return insert_audit_transaction(&self.pool, job.events).await;
+        }
+        committed
+            .await
+            .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
     }
 
     /// Events in chain order, from `after_seq` (exclusive), at most `limit`.
@@ -983,6 +1017,47 @@ impl Store {
                 .await?,
         )
     }
+}
+
+/// The audit writer task: waits for a job, takes every job already queued behind it, and
+/// commits them together.
+async fn write_audit_batches(pool: AnyPool, mut jobs: mpsc::Receiver<AuditJob>) {
+    let mut batch: Vec<AuditJob> = Vec::new();
+    while let Some(job) = jobs.recv().await {
+        batch.push(job);
+        while batch.len() < AUDIT_BATCH_JOBS {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if batch.len() > 1 {
+            let events: Vec<AuditEvent> = batch
+                .iter()
+                .flat_map(|job| job.events.iter().cloned())
+                .collect();
+            if insert_audit_transaction(&pool, events).await.is_ok() {
+                for job in batch.drain(..) {
+                    let _ = job.done.send(Ok(()));
+                }
+                continue;
+            }
+        }
+        for job in batch.drain(..) {
+            let result = insert_audit_transaction(&pool, job.events).await;
+            let _ = job.done.send(result);
+        }
+    }
+}
+
+async fn insert_audit_transaction(
+    pool: &AnyPool,
+    events: Vec<AuditEvent>,
+) -> Result<(), StoreError> {
+    let mut transaction = pool.begin().await?;
+    append_audit(&mut transaction, events).await?;
+    transaction.commit().await?;
+    Ok(())
 }
 
 /// Appends events to the hash chain inside the caller's transaction.

@@ -6,6 +6,7 @@ use crate::keys::{
     self, KeyChange, KeyEntry, KeyError, KeySet, KeyState, RotationPlan, SigningKey,
 };
 use crate::store::{Store, StoreError, StoredKey};
+use bytes::Bytes;
 use citizen_registry::sealing::{MasterKey, Sealer};
 use serde::de::DeserializeOwned;
 use std::sync::{Arc, RwLock};
@@ -41,7 +42,7 @@ pub enum VerifyError {
 
 struct Published {
     keys: KeySet,
-    jwks: Arc<str>,
+    jwks: Bytes,
     /// When the JWK Set must be rendered again (a retired key drops out).
     jwks_valid_until: Option<i64>,
     version: (i64, i64),
@@ -69,7 +70,7 @@ impl KeyRing {
             sealer,
             current: RwLock::new(Arc::new(Published {
                 keys: KeySet::default(),
-                jwks: Arc::from("{\"keys\":[]}"),
+                jwks: Bytes::from_static(b"{\"keys\":[]}"),
                 jwks_valid_until: None,
                 version: (0, 0),
             })),
@@ -125,7 +126,7 @@ impl KeyRing {
         let keys = KeySet::new(entries)?;
         let at = now();
         let published = Published {
-            jwks: Arc::from(keys.jwks_json(at)),
+            jwks: Bytes::from(keys.jwks_json(at)),
             jwks_valid_until: keys.next_jwks_change(at),
             keys,
             version,
@@ -217,7 +218,7 @@ impl KeyRing {
     }
 
     /// The JWK Set document, rendered once per change.
-    pub fn jwks(&self) -> Arc<str> {
+    pub fn jwks(&self) -> Bytes {
         let published = self.snapshot();
         if published
             .jwks_valid_until
@@ -225,16 +226,16 @@ impl KeyRing {
         {
             let at = now();
             let refreshed = Published {
-                jwks: Arc::from(published.keys.jwks_json(at)),
+                jwks: Bytes::from(published.keys.jwks_json(at)),
                 jwks_valid_until: published.keys.next_jwks_change(at),
                 keys: published.keys.clone(),
                 version: published.version,
             };
-            let jwks = Arc::clone(&refreshed.jwks);
+            let jwks = refreshed.jwks.clone();
             self.replace(refreshed);
             return jwks;
         }
-        Arc::clone(&published.jwks)
+        published.jwks.clone()
     }
 
     pub fn sign(

@@ -251,7 +251,7 @@ enum Choices {
 struct ChoiceState {
     session: SsoSession,
     citizen: Citizen,
-    client: Client,
+    client: Arc<Client>,
     options: Vec<(Choice, String)>,
 }
 
@@ -259,7 +259,7 @@ struct ChoiceState {
 struct BearerGrant {
     claims: AccessTokenClaims,
     session: SsoSession,
-    client: Client,
+    client: Arc<Client>,
     citizen: Citizen,
 }
 
@@ -432,7 +432,7 @@ pub struct Provider {
     pub(crate) keys: Arc<KeyRing>,
     pub(crate) passkeys: Arc<Ceremonies>,
     pairwise_key: Arc<hmac::Key>,
-    discovery_json: Arc<str>,
+    discovery_json: bytes::Bytes,
     /// For back-channel logout deliveries.
     pub(crate) http: reqwest::Client,
     /// Clients for client authentication, dropped when any client changes.
@@ -450,7 +450,7 @@ impl Provider {
         let pairwise = master_key
             .derive(SESSION_PURPOSE)
             .map_err(|error| InternalError::Signing(error.to_string()))?;
-        let discovery_json: Arc<str> = discovery::document(&settings.issuer).to_string().into();
+        let discovery_json = bytes::Bytes::from(discovery::document(&settings.issuer).to_string());
         let passkeys = Arc::new(Ceremonies::new(&settings.issuer));
         Ok(Self {
             passkeys,
@@ -482,8 +482,8 @@ impl Provider {
     }
 
     /// The discovery document, rendered once.
-    pub fn discovery_json(&self) -> Arc<str> {
-        Arc::clone(&self.discovery_json)
+    pub fn discovery_json(&self) -> bytes::Bytes {
+        self.discovery_json.clone()
     }
 
     // ----- /authorize -----
@@ -499,8 +499,8 @@ impl Provider {
             Ok(raw) => raw,
             Err(page) => return Ok(Step::ErrorPage(page)),
         };
-        let client = self.store.find_client(raw.client_id()).await?;
-        let request = match authorize::validate(&raw, client.as_ref()) {
+        let client = self.find_client(raw.client_id()).await?;
+        let request = match authorize::validate(&raw, client.as_deref()) {
             Ok(request) => request,
             Err(AuthorizeError::ShowPage(page)) => return Ok(Step::ErrorPage(page)),
             Err(AuthorizeError::Redirect(error)) => {
@@ -775,10 +775,9 @@ impl Provider {
 
     async fn client_name(&self, client_id: &str) -> Result<String, InternalError> {
         Ok(self
-            .store
             .find_client(client_id)
             .await?
-            .map_or_else(|| client_id.to_owned(), |client| client.name))
+            .map_or_else(|| client_id.to_owned(), |client| client.name.clone()))
     }
 
     /// The login page for a pending request (None: expired or not this browser's).
@@ -827,7 +826,7 @@ impl Provider {
         let Some(citizen) = self.active_citizen(session.citizen_id).await? else {
             return Ok(None);
         };
-        let Some(client) = self.store.find_client(&pending.request.client_id).await? else {
+        let Some(client) = self.find_client(&pending.request.client_id).await? else {
             return Ok(None);
         };
         match self
@@ -1339,7 +1338,7 @@ impl Provider {
             return Ok(FormOutcome::Expired);
         }
         let at = now();
-        let Some(client) = self.store.find_client(&pending.request.client_id).await? else {
+        let Some(client) = self.find_client(&pending.request.client_id).await? else {
             return Ok(FormOutcome::Expired);
         };
         let (session, new_session) = match &pending.step_up_sid {
@@ -1550,6 +1549,12 @@ impl Provider {
             }
         }
         Ok(Client::clone(&client))
+    }
+
+    /// A registered client, from the cache: a change reaches every node within about a second
+    /// (see [`ClientCache`]), the same for authorization as for client authentication.
+    pub(crate) async fn find_client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+        self.clients.find(&self.store, id).await
     }
 
     /// Drops the client cache if a client changed anywhere; every node calls this each second.
@@ -1932,7 +1937,7 @@ impl Provider {
         let Some(session) = session.filter(|session| session.ended_at.is_none()) else {
             return Ok(Err("the login session has ended"));
         };
-        let Some(client) = self.store.find_client(&claims.client_id).await? else {
+        let Some(client) = self.find_client(&claims.client_id).await? else {
             return Ok(Err("the client no longer exists"));
         };
         let Some(citizen) = self.active_citizen(session.citizen_id).await? else {

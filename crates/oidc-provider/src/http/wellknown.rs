@@ -1,12 +1,14 @@
 //! Discovery, the JWK Set, the stylesheet and the passkey script: documents rendered once, served as bytes.
 
 use super::AppState;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
-fn json_document(body: std::sync::Arc<str>, max_age: &'static str) -> Response {
-    let mut response = body.to_string().into_response();
+/// `body` is shared, not copied: a clone of `Bytes` is a reference count.
+fn json_document(body: Bytes, max_age: &'static str) -> Response {
+    let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
