@@ -894,6 +894,7 @@ impl Registry {
                 .await?;
             return Err(AuthenticationError::Locked { until });
         }
+        let had_failures = row.failed_attempts != 0 || row.locked_until.is_some();
         let verified = match row.password_hash {
             Some(hash) => self
                 .hasher
@@ -938,7 +939,7 @@ impl Registry {
             context,
         );
         self.store
-            .update_login_success(citizen_id, succeeded)
+            .update_login_success(citizen_id, had_failures, succeeded)
             .await?;
         self.store
             .find_citizen_by_id(citizen_id)

@@ -118,6 +118,7 @@ pub(crate) struct PasswordRow {
     pub id: String,
     pub status: String,
     pub password_hash: Option<String>,
+    pub failed_attempts: i64,
     pub locked_until: Option<i64>,
 }
 
@@ -367,7 +368,7 @@ impl Store {
         user_id: &UserId,
     ) -> Result<Option<PasswordRow>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT id, status, password_hash, locked_until FROM citizens WHERE user_id_key = $1",
+            "SELECT id, status, password_hash, failed_attempts, locked_until FROM citizens WHERE user_id_key = $1",
         )
         .bind(user_id.key())
         .fetch_optional(&self.pool)
@@ -789,12 +790,18 @@ impl Store {
         Ok((failures, until))
     }
 
-    /// Resets the failure counter after a successful login and records it.
+    /// Resets the failure counter after a successful login and records it. With nothing to
+    /// reset (the usual case, from the [`PasswordRow`] read before the password was checked),
+    /// only the event is written, through the audit writer.
     pub(crate) async fn update_login_success(
         &self,
         citizen_id: Uuid,
+        had_failures: bool,
         event: AuditEvent,
     ) -> Result<(), StoreError> {
+        if !had_failures {
+            return self.insert_audit_events(vec![event]).await;
+        }
         let mut transaction = self.pool.begin().await?;
         sqlx::query("UPDATE citizens SET failed_attempts = 0, locked_until = NULL WHERE id = $1")
             .bind(citizen_id.to_string())
