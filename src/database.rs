@@ -61,22 +61,8 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     }
 }
 
-/// The database's pools: `write` for transactions and writes, `read` for plain reads.
-#[derive(Clone, Debug)]
-pub struct Pools {
-    pub write: AnyPool,
-    pub read: AnyPool,
-    pub backend: Backend,
-}
-
 /// Connects, creating a SQLite file and its folder on first use.
-///
-/// SQLite in WAL mode has one writer and any number of readers. The writer pool has one
-/// connection (see below); a file database also gets a reader pool of query-only connections,
-/// one per core, opened on first use, so reads run in parallel beside the writer and never
-/// queue behind it. A committed write is visible to the next read on any connection. PostgreSQL
-/// and in-memory SQLite use one pool for both.
-pub async fn connect(settings: &DatabaseSettings) -> Result<Pools, DatabaseError> {
+pub async fn connect(settings: &DatabaseSettings) -> Result<(AnyPool, Backend), DatabaseError> {
     sqlx::any::install_default_drivers();
     let raw = settings.url.expose_secret();
     let backend =
@@ -143,31 +129,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Pools, DatabaseError
         .connect(&url)
         .await
         .map_err(connect_error)?;
-    let read = if backend == Backend::Sqlite && sqlite_path(raw).is_some() {
-        let readers =
-            std::thread::available_parallelism().map_or(2, |cores| cores.get().clamp(2, 8));
-        AnyPoolOptions::new()
-            .max_connections(readers as u32)
-            .min_connections(0)
-            .acquire_timeout(timeout)
-            .after_connect(|connection, _meta| {
-                Box::pin(async move {
-                    connection
-                        .execute("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")
-                        .await?;
-                    Ok(())
-                })
-            })
-            .connect_lazy(&url)
-            .map_err(connect_error)?
-    } else {
-        pool.clone()
-    };
-    Ok(Pools {
-        write: pool,
-        read,
-        backend,
-    })
+    Ok((pool, backend))
 }
 
 /// Applies the migrations of the backend (`migrations/sqlite` or `migrations/postgres`).
@@ -182,56 +144,6 @@ pub async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), DatabaseErr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn settings(url: String) -> DatabaseSettings {
-        DatabaseSettings {
-            url: url.into(),
-            max_connections: 4,
-            connect_timeout_seconds: 5,
-        }
-    }
-
-    #[tokio::test]
-    async fn a_sqlite_file_gets_query_only_readers_that_see_each_commit() {
-        let folder = tempfile::TempDir::new().expect("temp dir");
-        let url = format!("sqlite://{}", folder.path().join("segl.db").display());
-        let pools = connect(&settings(url)).await.expect("connect");
-        sqlx::query("CREATE TABLE t (v INTEGER)")
-            .execute(&pools.write)
-            .await
-            .expect("create on the writer");
-        sqlx::query("INSERT INTO t (v) VALUES (7)")
-            .execute(&pools.write)
-            .await
-            .expect("insert on the writer");
-        let (v,): (i64,) = sqlx::query_as("SELECT v FROM t")
-            .fetch_one(&pools.read)
-            .await
-            .expect("the reader sees the committed row");
-        assert_eq!(v, 7);
-        let refused = sqlx::query("INSERT INTO t (v) VALUES (8)")
-            .execute(&pools.read)
-            .await
-            .expect_err("a reader cannot write");
-        assert!(refused.to_string().contains("readonly"), "{refused}");
-    }
-
-    #[tokio::test]
-    async fn in_memory_sqlite_reads_and_writes_on_one_pool() {
-        let pools = connect(&settings("sqlite::memory:".into()))
-            .await
-            .expect("connect");
-        sqlx::query("CREATE TABLE t (v INTEGER)")
-            .execute(&pools.write)
-            .await
-            .expect("create");
-        // A second in-memory connection would be another, empty database.
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM t")
-            .fetch_one(&pools.read)
-            .await
-            .expect("the table is there");
-        assert_eq!(count, 0);
-    }
 
     #[test]
     fn backend_comes_from_the_scheme() {

@@ -35,20 +35,16 @@ pub struct Services {
 impl Services {
     /// Connects, migrates, resolves the master key and builds the registry.
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
-        let database::Pools {
-            write: pool,
-            read,
-            backend,
-        } = database::connect(&settings.database).await?;
+        let (pool, backend) = database::connect(&settings.database).await?;
         database::migrate(&pool, backend).await?;
         let master_key = master_key(settings, backend)?;
         let registry = Registry::new(
-            Store::new(pool.clone()).with_reader(read.clone()),
+            Store::new(pool.clone()),
             &master_key,
             settings.registry_settings(),
         )?;
         Ok(Self {
-            provider_store: ProviderStore::new(pool.clone()).with_reader(read),
+            provider_store: ProviderStore::new(pool.clone()),
             pool,
             backend,
             registry,

@@ -42,9 +42,6 @@ impl StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
-    /// Plain reads (no transaction): the same pool, or for a SQLite file a pool of query-only
-    /// connections beside its one writer (see `segl::database`).
-    read: AnyPool,
     /// The writer of standalone audit events, started on first use (see [`Store::insert_audit_events`]).
     audit_writer: Arc<OnceLock<mpsc::Sender<AuditJob>>>,
 }
@@ -318,16 +315,9 @@ impl TryFrom<AuditRow> for ChainedEvent {
 impl Store {
     pub fn new(pool: AnyPool) -> Self {
         Self {
-            read: pool.clone(),
             pool,
             audit_writer: Arc::default(),
         }
-    }
-
-    /// Sends plain reads to `read` (connections to the same database).
-    pub fn with_reader(mut self, read: AnyPool) -> Self {
-        self.read = read;
-        self
     }
 
     pub async fn find_citizen(
@@ -341,7 +331,7 @@ impl Store {
         let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE {column} = $1");
         let row: Option<CitizenRow> = sqlx::query_as(&sql)
             .bind(value)
-            .fetch_optional(&self.read)
+            .fetch_optional(&self.pool)
             .await?;
         row.map(Citizen::try_from).transpose()
     }
@@ -350,7 +340,7 @@ impl Store {
         let sql = format!("SELECT {CITIZEN_COLUMNS} FROM citizens WHERE id = $1");
         let row: Option<CitizenRow> = sqlx::query_as(&sql)
             .bind(id.to_string())
-            .fetch_optional(&self.read)
+            .fetch_optional(&self.pool)
             .await?;
         row.map(Citizen::try_from).transpose()
     }
@@ -366,7 +356,7 @@ impl Store {
         )
         .bind(cpr.digits())
         .bind(user_id.key())
-        .fetch_all(&self.read)
+        .fetch_all(&self.pool)
         .await?;
         let cpr_taken = rows.iter().any(|(taken, _)| taken == cpr.digits());
         let user_id_taken = rows.iter().any(|(_, taken)| *taken == user_id.key());
@@ -381,7 +371,7 @@ impl Store {
             "SELECT id, status, password_hash, failed_attempts, locked_until FROM citizens WHERE user_id_key = $1",
         )
         .bind(user_id.key())
-        .fetch_optional(&self.read)
+        .fetch_optional(&self.pool)
         .await?)
     }
 
@@ -393,7 +383,7 @@ impl Store {
             "SELECT totp_secret, totp_last_step, totp_locked_until FROM citizens WHERE id = $1",
         )
         .bind(citizen_id.to_string())
-        .fetch_optional(&self.read)
+        .fetch_optional(&self.pool)
         .await?)
     }
 
@@ -652,7 +642,7 @@ impl Store {
              FROM passkeys WHERE citizen_id = $1 ORDER BY created_at, credential_id",
         )
         .bind(citizen_id.to_string())
-        .fetch_all(&self.read)
+        .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(StoredPasskey::try_from).collect()
     }
@@ -862,7 +852,7 @@ impl Store {
         let row: Option<(String, String)> =
             sqlx::query_as("SELECT cvr, name FROM organisations WHERE cvr = $1")
                 .bind(cvr.as_str())
-                .fetch_optional(&self.read)
+                .fetch_optional(&self.pool)
                 .await?;
         row.map(|(cvr, name)| organisation_from(&cvr, &name))
             .transpose()
@@ -895,7 +885,7 @@ impl Store {
              WHERE e.citizen_id = $1 ORDER BY o.name, e.cvr",
         )
         .bind(citizen_id.to_string())
-        .fetch_all(&self.read)
+        .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(Employment::try_from).collect()
     }
@@ -933,7 +923,7 @@ impl Store {
              FROM powers_of_attorney WHERE agent_id = $1 ORDER BY created_at, id",
         )
         .bind(agent_id.to_string())
-        .fetch_all(&self.read)
+        .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(PowerOfAttorney::try_from).collect()
     }
@@ -947,7 +937,7 @@ impl Store {
              FROM powers_of_attorney WHERE id = $1",
         )
         .bind(id.to_string())
-        .fetch_optional(&self.read)
+        .fetch_optional(&self.pool)
         .await?;
         row.map(PowerOfAttorney::try_from).transpose()
     }
@@ -1004,7 +994,7 @@ impl Store {
         )
         .bind(after_seq)
         .bind(limit)
-        .fetch_all(&self.read)
+        .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(ChainedEvent::try_from).collect()
     }
@@ -1021,7 +1011,7 @@ impl Store {
         )
         .bind(citizen_id.to_string())
         .bind(limit)
-        .fetch_all(&self.read)
+        .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(ChainedEvent::try_from).collect()
     }
@@ -1030,7 +1020,7 @@ impl Store {
     pub async fn find_audit_head(&self) -> Result<(i64, String), StoreError> {
         Ok(
             sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-                .fetch_one(&self.read)
+                .fetch_one(&self.pool)
                 .await?,
         )
     }

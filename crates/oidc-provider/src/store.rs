@@ -32,9 +32,6 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
-    /// Plain reads (no transaction): the same pool, or for a SQLite file a pool of query-only
-    /// connections beside its one writer (see `segl::database`).
-    read: AnyPool,
 }
 
 #[derive(FromRow)]
@@ -284,16 +281,7 @@ async fn bump_clients_version(
 
 impl Store {
     pub fn new(pool: AnyPool) -> Self {
-        Self {
-            read: pool.clone(),
-            pool,
-        }
-    }
-
-    /// Sends plain reads to `read` (connections to the same database).
-    pub fn with_reader(mut self, read: AnyPool) -> Self {
-        self.read = read;
-        self
+        Self { pool }
     }
 
     // ----- clients -----
@@ -305,7 +293,7 @@ impl Store {
              public_authority, cpr_entitled, subject_type, sector_identifier FROM clients WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.read)
+        .fetch_optional(&self.pool)
         .await?;
         row.map(Client::try_from).transpose()
     }
@@ -317,7 +305,7 @@ impl Store {
              scopes, id_token_alg, min_acr, backchannel_logout_uri, frontchannel_logout_uri, refresh_tokens, \
              public_authority, cpr_entitled, subject_type, sector_identifier, source FROM clients ORDER BY id",
         )
-        .fetch_all(&self.read)
+        .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
             .map(|mut row| {
@@ -404,7 +392,7 @@ impl Store {
     /// Bumped with every change to `clients`: nodes compare it to drop their client cache.
     pub async fn find_clients_version(&self) -> Result<i64, StoreError> {
         let (version,): (i64,) = sqlx::query_as("SELECT version FROM clients_version WHERE id = 1")
-            .fetch_one(&self.read)
+            .fetch_one(&self.pool)
             .await?;
         Ok(version)
     }
@@ -415,7 +403,7 @@ impl Store {
         Ok(sqlx::query_as(
             "SELECT kid, alg, state, private_key, created_at, retire_after FROM signing_keys ORDER BY created_at, kid",
         )
-        .fetch_all(&self.read)
+        .fetch_all(&self.pool)
         .await?)
     }
 
@@ -423,7 +411,7 @@ impl Store {
     pub async fn find_signing_keys_version(&self) -> Result<(i64, i64), StoreError> {
         Ok(
             sqlx::query_as("SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM signing_keys")
-                .fetch_one(&self.read)
+                .fetch_one(&self.pool)
                 .await?,
         )
     }
@@ -515,7 +503,7 @@ impl Store {
         )
         .bind(id)
         .bind(now)
-        .fetch_optional(&self.read)
+        .fetch_optional(&self.pool)
         .await?)
     }
 
@@ -588,7 +576,7 @@ impl Store {
              FROM sso_sessions WHERE id_hash = $1",
         )
         .bind(id_hash)
-        .fetch_optional(&self.read)
+        .fetch_optional(&self.pool)
         .await?;
         row.map(SsoSession::try_from).transpose()
     }
@@ -599,7 +587,7 @@ impl Store {
              FROM sso_sessions WHERE sid = $1",
         )
         .bind(sid)
-        .fetch_optional(&self.read)
+        .fetch_optional(&self.pool)
         .await?;
         row.map(SsoSession::try_from).transpose()
     }
@@ -751,7 +739,7 @@ impl Store {
         )
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.read)
+        .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(Delivery::try_from).collect()
     }
@@ -826,7 +814,7 @@ impl Store {
              expires_at, redeemed_at, access_jti FROM authorization_codes WHERE code_hash = $1",
         )
         .bind(code_hash)
-        .fetch_optional(&self.read)
+        .fetch_optional(&self.pool)
         .await?)
     }
 
@@ -863,7 +851,7 @@ impl Store {
         )
         .bind(citizen_id.to_string())
         .bind(now)
-        .fetch_all(&self.read)
+        .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(SsoSession::try_from).collect()
     }
@@ -902,7 +890,7 @@ impl Store {
         )
         .bind(sid)
         .bind(client_id)
-        .fetch_optional(&self.read)
+        .fetch_optional(&self.pool)
         .await?;
         Ok(row.and_then(|(context,)| context))
     }
@@ -933,7 +921,7 @@ impl Store {
             "SELECT client_id FROM session_clients WHERE sid = $1 ORDER BY client_id",
         )
         .bind(sid)
-        .fetch_all(&self.read)
+        .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
@@ -972,7 +960,7 @@ impl Store {
              created_at, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
-        .fetch_optional(&self.read)
+        .fetch_optional(&self.pool)
         .await?)
     }
 
@@ -1010,7 +998,7 @@ impl Store {
             "SELECT access_jti, created_at FROM refresh_tokens WHERE family_id = $1",
         )
         .bind(family_id)
-        .fetch_all(&self.read)
+        .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .into_iter()
@@ -1033,7 +1021,7 @@ impl Store {
         let row: Option<(String,)> =
             sqlx::query_as("SELECT jti FROM revoked_tokens WHERE jti = $1")
                 .bind(jti)
-                .fetch_optional(&self.read)
+                .fetch_optional(&self.pool)
                 .await?;
         Ok(row.is_some())
     }
