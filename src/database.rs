@@ -114,6 +114,28 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<(AnyPool, Backend), 
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(timeout)
+        // Never hand out a connection that sqlx still believes to be inside a transaction.
+        // When a statement or COMMIT fails with SQLITE_FULL or SQLITE_IOERR, SQLite may roll the
+        // transaction back by itself; sqlx's own ROLLBACK then fails, and its transaction depth
+        // stays at 1 (sqlx-sqlite 0.8.6, src/connection/worker.rs, `Command::Rollback` and
+        // `Command::Commit` only decrement the depth when the statement succeeds). The next
+        // `begin()` on that connection issues `SAVEPOINT _sqlx_savepoint_1` instead of `BEGIN`,
+        // and its first rollback (`ROLLBACK TO SAVEPOINT`) leaves SQLite inside a transaction
+        // that nothing ever commits: every later write is acknowledged and then lost. Such a
+        // connection is closed here (SQLite rolls back whatever it holds) and the pool opens a
+        // fresh one. The depth is settled by then: the pool pings a released connection, which
+        // runs after any rollback a dropped transaction queued. An atomic load, no round trip.
+        .before_acquire(|connection, _meta| {
+            Box::pin(async move {
+                if connection.is_in_transaction() {
+                    tracing::warn!(
+                        "a database connection was left inside a failed transaction: closing it"
+                    );
+                    return Ok(false);
+                }
+                Ok(true)
+            })
+        })
         .after_connect(move |connection, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {

@@ -15,6 +15,7 @@ mod citizens;
 mod claims;
 mod database;
 mod enrolment;
+mod faults;
 mod import;
 mod lifecycle;
 mod lockout;
