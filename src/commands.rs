@@ -202,8 +202,15 @@ enum TotpCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify the audit log's hash chain.
-    Verify,
+    /// Verify the audit log's hash chain, and that it ends at its head.
+    Verify {
+        /// A head printed earlier by `segl audit head` (SEQ:HASH): the log must still hold
+        /// that event with that hash. Detects a lost tail, which the chain alone cannot show.
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect_head: Option<citizen_registry::audit::Anchor>,
+    },
+    /// Print the chain head as SEQ:HASH, to keep outside the database (for `verify --expect-head`).
+    Head,
 }
 
 #[derive(Subcommand)]
@@ -348,9 +355,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let names: Vec<&str> = algs.iter().map(|alg| alg.as_str()).collect();
             println!("rotated {}: every node signs with the new keys within provider.key_refresh_seconds", names.join(", "));
         }
-        Command::Audit(AuditCommand::Verify) => {
+        Command::Audit(AuditCommand::Head) => {
             let services = Services::open(&settings).await?;
-            match services.registry.verify_audit_chain().await? {
+            let head = services.registry.audit_head().await?;
+            println!("{}:{}", head.seq, head.hash);
+        }
+        Command::Audit(AuditCommand::Verify { expect_head }) => {
+            let services = Services::open(&settings).await?;
+            match services
+                .registry
+                .verify_audit_chain(expect_head.as_ref())
+                .await?
+            {
                 Ok(count) => println!("audit chain intact: {count} events verified"),
                 Err(error) => bail!("{error}"),
             }

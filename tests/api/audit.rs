@@ -109,3 +109,70 @@ async fn concurrent_releases_are_each_audited_once_in_one_chain() {
         format!("audit chain intact: {total} events verified")
     );
 }
+
+/// Every event gone but the head row: the log ends before its head, which is reported.
+#[tokio::test]
+async fn a_log_that_ends_before_its_head_is_reported() {
+    let app = spawn_app().await;
+    some_events(&app).await;
+    sqlx::query("DELETE FROM audit_events")
+        .execute(&app.services.pool)
+        .await
+        .expect("delete");
+    let output = app.segl(&["audit", "verify"]).await;
+    assert_eq!(output.code, Some(1), "{}", output.stdout);
+    assert_eq!(
+        output.stderr.trim(),
+        "error: the audit head is at event 3 but the log ends at event 0: events are missing at the end"
+    );
+}
+
+/// A tail lost together with its head row (the last transactions of a crash or an old backup)
+/// leaves a chain that is consistent in itself; a head recorded earlier shows what is missing.
+#[tokio::test]
+async fn a_tail_lost_with_its_head_is_caught_by_an_expected_head() {
+    let app = spawn_app().await;
+    some_events(&app).await;
+    let head = app.segl(&["audit", "head"]).await;
+    assert!(head.success, "{}", head.stderr);
+    let head = head.stdout.trim().to_owned();
+    let (seq, hash) = head.split_once(':').expect("SEQ:HASH");
+    assert_eq!(seq, "3");
+    assert_eq!(hash.len(), 64, "{head}");
+
+    let verified = app.segl(&["audit", "verify", "--expect-head", &head]).await;
+    assert!(verified.success, "{}", verified.stderr);
+    assert_eq!(
+        verified.stdout.trim(),
+        "audit chain intact: 3 events verified"
+    );
+
+    // Lose event 3 and move the head back to event 2, as a lost transaction would.
+    let (previous,): (String,) = sqlx::query_as("SELECT hash FROM audit_events WHERE seq = 2")
+        .fetch_one(&app.services.pool)
+        .await
+        .expect("event 2");
+    sqlx::query("DELETE FROM audit_events WHERE seq = 3")
+        .execute(&app.services.pool)
+        .await
+        .expect("delete");
+    sqlx::query("UPDATE audit_head SET seq = 2, hash = $1 WHERE id = 1")
+        .bind(&previous)
+        .execute(&app.services.pool)
+        .await
+        .expect("move the head");
+    let alone = app.segl(&["audit", "verify"]).await;
+    assert!(alone.success, "consistent in itself: {}", alone.stderr);
+    let anchored = app.segl(&["audit", "verify", "--expect-head", &head]).await;
+    assert_eq!(anchored.code, Some(1));
+    assert_eq!(
+        anchored.stderr.trim(),
+        "error: audit event 3 named by the expected head is missing: the log lost its tail"
+    );
+
+    let bad = app
+        .segl(&["audit", "verify", "--expect-head", "3:nothex"])
+        .await;
+    assert_eq!(bad.code, Some(2), "a usage error: {}", bad.stderr);
+    assert!(bad.stderr.contains("is not SEQ:HASH"), "{}", bad.stderr);
+}

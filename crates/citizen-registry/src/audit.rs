@@ -133,22 +133,57 @@ pub enum ChainError {
     Altered { seq: i64 },
     #[error("audit event {seq} does not follow the event before it: the chain is broken")]
     Broken { seq: i64 },
+    #[error("the audit head is at event {head} but the log ends at event {last}: events are missing at the end")]
+    TailMissing { head: i64, last: i64 },
+    #[error("audit event {seq} named by the expected head is missing: the log lost its tail")]
+    AnchorMissing { seq: i64 },
+    #[error("audit event {seq} does not have the expected hash: the log was replaced")]
+    AnchorMismatch { seq: i64 },
+}
+
+/// A chain head recorded outside the database (`segl audit head`), to check later that the log
+/// still reaches it. A suffix lost together with the head row (a crash or restore that drops
+/// the last transactions) leaves a chain that is consistent in itself: only a head kept
+/// elsewhere can show that it once went further.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl std::str::FromStr for Anchor {
+    type Err = String;
+
+    /// `SEQ:HASH`, as `segl audit head` prints it.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || format!("'{text}' is not SEQ:HASH (as `segl audit head` prints it)");
+        let (seq, hash) = text.trim().split_once(':').ok_or_else(invalid)?;
+        let seq: i64 = seq.parse().map_err(|_| invalid())?;
+        let hash_is_sha256 = hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit());
+        if seq < 1 || !hash_is_sha256 {
+            return Err(invalid());
+        }
+        Ok(Anchor {
+            seq,
+            hash: hash.to_ascii_lowercase(),
+        })
+    }
 }
 
 /// Checks a run of consecutive events. The first event's `prev_hash` is trusted (events older
 /// than the retention period may have been purged).
 pub fn verify(events: &[ChainedEvent]) -> Result<(), ChainError> {
-    let mut expected_prev: Option<&str> = None;
+    let mut expected_prev: Option<(&str, i64)> = None;
     for chained in events {
-        if let Some(expected) = expected_prev {
-            if chained.prev_hash != expected {
+        if let Some((expected, previous_seq)) = expected_prev {
+            if chained.prev_hash != expected || chained.seq != previous_seq + 1 {
                 return Err(ChainError::Broken { seq: chained.seq });
             }
         }
         if chain_hash(chained.seq, &chained.event, &chained.prev_hash) != chained.hash {
             return Err(ChainError::Altered { seq: chained.seq });
         }
-        expected_prev = Some(&chained.hash);
+        expected_prev = Some((&chained.hash, chained.seq));
     }
     Ok(())
 }
@@ -170,6 +205,34 @@ mod tests {
         assert_eq!(chained[0].prev_hash, GENESIS_HASH);
         assert_eq!(chained[1].prev_hash, chained[0].hash);
         assert_eq!(verify(&chained), Ok(()));
+    }
+
+    #[test]
+    fn a_gap_in_the_sequence_is_detected() {
+        let mut chained = events(3);
+        chained.remove(1);
+        assert_eq!(verify(&chained), Err(ChainError::Broken { seq: 3 }));
+    }
+
+    #[test]
+    fn an_anchor_is_seq_and_sha256() {
+        let hash = "ab".repeat(32);
+        assert_eq!(
+            format!("7:{hash}").parse::<Anchor>(),
+            Ok(Anchor {
+                seq: 7,
+                hash: hash.clone()
+            })
+        );
+        for bad in [
+            "7",
+            "x:ab",
+            "0:ab",
+            &format!("7:{}", "g".repeat(64)),
+            "7:abcd",
+        ] {
+            assert!(bad.parse::<Anchor>().is_err(), "{bad}");
+        }
     }
 
     #[test]
