@@ -46,6 +46,16 @@ impl Drop for TestDb {
 }
 
 impl TestDb {
+    /// A SQLite database at `path`, in a folder the caller owns, whatever TEST_DATABASE_URL says.
+    pub fn sqlite_at(path: &std::path::Path) -> TestDb {
+        TestDb {
+            url: format!("sqlite://{}", path.display()),
+            is_postgres: false,
+            _folder: None,
+            postgres: None,
+        }
+    }
+
     pub async fn new() -> TestDb {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(base) if !base.trim().is_empty() => {

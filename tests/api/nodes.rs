@@ -14,34 +14,34 @@ use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
 
-const USER_ID: &str = "anna.jensen";
-const PASSWORD: &str = "correct horse battery staple";
-const REDIRECT: &str = "http://localhost:9001/cb";
+pub(crate) const USER_ID: &str = "anna.jensen";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const REDIRECT: &str = "http://localhost:9001/cb";
 const CLIENT_ID: &str = "portal";
 const CLIENT_SECRET: &str = "a-client-secret-of-at-least-32-characters";
 
 /// One database, its master key, a folder for the nodes' logs, and the services opened on it
 /// in the test process (to register the citizen and the client before any node starts).
-struct Cluster {
+pub(crate) struct Cluster {
     db: TestDb,
     master_key: String,
     logs: TempDir,
     /// The issuer all nodes share, as one provider behind a load balancer.
-    issuer: String,
-    services: Services,
+    pub(crate) issuer: String,
+    pub(crate) services: Services,
 }
 
 /// Where a node answers: what the HTTP helpers need.
 #[derive(Clone)]
-struct Target {
-    name: &'static str,
+pub(crate) struct Target {
+    pub(crate) name: &'static str,
     /// `http://127.0.0.1:PORT`: the node itself, not the shared issuer.
-    address: String,
+    pub(crate) address: String,
 }
 
 /// A running `segl serve`; killed (SIGKILL) when dropped, so no test leaves one behind.
-struct Node {
-    target: Target,
+pub(crate) struct Node {
+    pub(crate) target: Target,
     child: tokio::process::Child,
     log: PathBuf,
 }
@@ -52,7 +52,7 @@ impl Drop for Node {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
@@ -63,7 +63,11 @@ impl Cluster {
     /// A fresh database (PostgreSQL with TEST_DATABASE_URL, else a SQLite file in WAL mode)
     /// with a citizen and a refresh-token client. `issuer_port` is the port of the first node.
     async fn new(issuer_port: u16) -> Cluster {
-        let db = TestDb::new().await;
+        Cluster::on(TestDb::new().await, issuer_port).await
+    }
+
+    /// The same on a database the caller chose.
+    pub(crate) async fn on(db: TestDb, issuer_port: u16) -> Cluster {
         let settings = Settings::for_tests(&db.url);
         let master_key = settings.secrets.master_key.expose_secret().to_owned();
         let services = Services::open(&settings).await.expect("database opens");
@@ -109,8 +113,21 @@ impl Cluster {
         }
     }
 
+    /// Runs `segl ARGS` against the cluster's database with its master key.
+    pub(crate) async fn segl(&self, args: &[&str]) -> crate::helpers::CliOutput {
+        crate::helpers::run_segl(
+            args,
+            "",
+            &[
+                ("SEGL_DATABASE_URL", self.db.url.as_str()),
+                ("SEGL__SECRETS__MASTER_KEY", self.master_key.as_str()),
+            ],
+        )
+        .await
+    }
+
     /// Starts `segl serve` on `port` with the shared issuer, database and master key.
-    fn start(&self, name: &'static str, port: u16) -> Node {
+    pub(crate) fn start(&self, name: &'static str, port: u16) -> Node {
         let log = self.logs.path().join(format!("{name}.log"));
         let output = std::fs::File::create(&log).expect("log file");
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_segl"))
@@ -144,7 +161,7 @@ impl Cluster {
 
 impl Node {
     /// Polls /healthz until the node answers (migrations and keys are done by then).
-    async fn ready(&mut self) {
+    pub(crate) async fn ready(&mut self) {
         let probe = reqwest::Client::new();
         for _ in 0..300 {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -173,13 +190,13 @@ impl Node {
     }
 
     /// SIGKILL (std and tokio send SIGKILL on Unix): no graceful shutdown, no flushing.
-    async fn kill(&mut self) {
+    pub(crate) async fn kill(&mut self) {
         self.child.kill().await.expect("SIGKILL the node");
     }
 }
 
 /// A citizen's browser: cookies on (they are per host, so shared by the nodes), no redirects.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -189,13 +206,13 @@ fn browser() -> reqwest::Client {
 }
 
 /// An authorization request sent to a node: the first response and the PKCE pair.
-struct Authorization {
-    status: u16,
-    location: Option<String>,
-    pkce: Pkce,
+pub(crate) struct Authorization {
+    pub(crate) status: u16,
+    pub(crate) location: Option<String>,
+    pub(crate) pkce: Pkce,
 }
 
-async fn authorize(
+pub(crate) async fn authorize(
     browser: &reqwest::Client,
     node: &Target,
     extra: &[(&str, &str)],
@@ -303,7 +320,7 @@ async fn token(node: &Target, form: &[(&str, &str)]) -> (u16, Value) {
     .await
 }
 
-async fn redeem(node: &Target, code: &str, verifier: &str) -> (u16, Value) {
+pub(crate) async fn redeem(node: &Target, code: &str, verifier: &str) -> (u16, Value) {
     token(
         node,
         &[
@@ -316,7 +333,7 @@ async fn redeem(node: &Target, code: &str, verifier: &str) -> (u16, Value) {
     .await
 }
 
-async fn refresh(node: &Target, refresh_token: &str) -> (u16, Value) {
+pub(crate) async fn refresh(node: &Target, refresh_token: &str) -> (u16, Value) {
     token(
         node,
         &[
@@ -328,7 +345,7 @@ async fn refresh(node: &Target, refresh_token: &str) -> (u16, Value) {
 }
 
 /// `prompt=none` on `node` in `browser`: the parameters of the redirect to the client.
-async fn prompt_none(browser: &reqwest::Client, node: &Target) -> Vec<(String, String)> {
+pub(crate) async fn prompt_none(browser: &reqwest::Client, node: &Target) -> Vec<(String, String)> {
     let started = authorize(browser, node, &[("prompt", "none")])
         .await
         .expect("authorize request");
@@ -341,14 +358,14 @@ async fn prompt_none(browser: &reqwest::Client, node: &Target) -> Vec<(String, S
         .collect()
 }
 
-fn value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn value<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.as_str())
 }
 
-fn text<'a>(body: &'a Value, name: &str) -> &'a str {
+pub(crate) fn text<'a>(body: &'a Value, name: &str) -> &'a str {
     body[name]
         .as_str()
         .unwrap_or_else(|| panic!("{name} is a string in {body}"))
