@@ -417,7 +417,10 @@ async fn one_of_two_nodes_killed_mid_load_loses_nothing() {
     let acknowledged = |ledger: &Mutex<Ledger>| ledger.lock().expect("ledger").sessions.len();
     let started = Instant::now();
     while acknowledged(&on_a) < 10 {
-        assert!(started.elapsed() < Duration::from_secs(60), "10 logins on A");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "10 logins on A"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     node_a.kill().await;

@@ -62,7 +62,7 @@ pub(crate) fn free_port() -> u16 {
 impl Cluster {
     /// A fresh database (PostgreSQL with TEST_DATABASE_URL, else a SQLite file in WAL mode)
     /// with a citizen and a refresh-token client. `issuer_port` is the port of the first node.
-    async fn new(issuer_port: u16) -> Cluster {
+    pub(crate) async fn new(issuer_port: u16) -> Cluster {
         Cluster::on(TestDb::new().await, issuer_port).await
     }
 
