@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use time::{Date, Month};
 
-/// Where `--both` runs PostgreSQL: the machine's test server, as in STYLE.md.
+/// Where `--both` runs PostgreSQL: the machine's test server, the one CI uses (README.md).
 const BOTH_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const IMPORT_TARGET_ROWS_PER_SECOND: f64 = 50_000.0;
 const LOOKUP_TARGET_P99: Duration = Duration::from_millis(1);
@@ -186,7 +186,7 @@ const FAMILY_NAMES: [&str; 20] = [
 ];
 
 /// Birth dates cycle over every day from 1 January 1858 to 31 December 2025, so all three
-/// centuries of NEMLOGIN.md section 6 occur.
+/// centuries of docs/nemlogin.md section 6 occur.
 struct CprSpace {
     first_day: Date,
     days: u64,

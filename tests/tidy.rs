@@ -1,4 +1,4 @@
-//! Structural checks: the promises of STYLE.md and ARCHITECTURE.md that code review would miss.
+//! Structural checks: the promises of ARCHITECTURE.md that code review would miss.
 
 use std::fs;
 use std::path::{Path, PathBuf};
