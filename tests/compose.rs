@@ -1083,7 +1083,11 @@ fn health_checks_and_the_proxy_ask_readyz() {
         .filter_map(|line| line.trim().strip_prefix("health_uri "))
         .map(str::trim)
         .collect();
-    assert_eq!(health_uris, ["/readyz"], "deploy/Caddyfile's active health check");
+    assert_eq!(
+        health_uris,
+        ["/readyz"],
+        "deploy/Caddyfile's active health check"
+    );
 }
 
 #[test]
