@@ -5,7 +5,7 @@ use secrecy::ExposeSecret;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -21,7 +21,7 @@ pub enum Backend {
 pub enum DatabaseError {
     #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
-    #[error("cannot create the database folder {path}: {source}")]
+    #[error("cannot create the database file or folder {path}: {source}")]
     Folder {
         path: String,
         source: std::io::Error,
@@ -61,7 +61,51 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
     }
 }
 
-/// Connects, creating a SQLite file and its folder on first use.
+/// Creates the database folder (and any missing parents) readable by the owner only.
+fn create_private_folder(folder: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(folder)
+}
+
+/// The SQLite file holds CPR numbers, password hashes and the audit log: it is created here,
+/// owner-only (0600), before SQLite opens it, and SQLite gives its `-wal` and `-shm` files the
+/// database file's mode. Files left with a looser mode are tightened, with a warning.
+fn secure_sqlite_files(database: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    drop(options.open(database)?);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = database.as_os_str().to_owned();
+            name.push(suffix);
+            let file = PathBuf::from(name);
+            let Ok(metadata) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+                tracing::warn!(file = %file.display(), mode = format!("{mode:o}"), "database file was readable by others: set to 0600");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Connects, creating a SQLite file (0600) and its folder (0700) on first use.
 pub async fn connect(settings: &DatabaseSettings) -> Result<(AnyPool, Backend), DatabaseError> {
     sqlx::any::install_default_drivers();
     let raw = settings.url.expose_secret();
@@ -74,11 +118,15 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<(AnyPool, Backend), 
                 .parent()
                 .filter(|parent| !parent.as_os_str().is_empty())
             {
-                std::fs::create_dir_all(parent).map_err(|source| DatabaseError::Folder {
+                create_private_folder(parent).map_err(|source| DatabaseError::Folder {
                     path: parent.display().to_string(),
                     source,
                 })?;
             }
+            secure_sqlite_files(&path).map_err(|source| DatabaseError::Folder {
+                path: path.display().to_string(),
+                source,
+            })?;
         }
         if !url.contains("mode=") {
             url.push_str(if url.contains('?') {
@@ -113,7 +161,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<(AnyPool, Backend), 
     };
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(timeout)
+        .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds.max(1)))
         // Never hand out a connection that sqlx still believes to be inside a transaction.
         // When a statement or COMMIT fails with SQLITE_FULL or SQLITE_IOERR, SQLite may roll the
         // transaction back by itself; sqlx's own ROLLBACK then fails, and its transaction depth
@@ -152,6 +200,19 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<(AnyPool, Backend), 
         .await
         .map_err(connect_error)?;
     Ok((pool, backend))
+}
+
+/// How many migrations this binary applies on `backend`: what `/readyz` expects to find applied.
+pub fn expected_migrations(backend: Backend) -> i64 {
+    let migrator = match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    };
+    let count = migrator
+        .iter()
+        .filter(|migration| !migration.migration_type.is_down_migration())
+        .count();
+    i64::try_from(count).unwrap_or(i64::MAX)
 }
 
 /// Applies the migrations of the backend (`migrations/sqlite` or `migrations/postgres`).

@@ -106,6 +106,8 @@ pub struct Application {
     pub services: Services,
     pub provider: Provider,
     key_refresh: Duration,
+    header_read_timeout: Duration,
+    shutdown_drain: Duration,
 }
 
 impl Application {
@@ -134,13 +136,20 @@ impl Application {
             keys,
             &services.master_key,
         )?;
-        let router = oidc_provider::router(provider.clone())?;
+        let router = oidc_provider::router(
+            provider.clone(),
+            database::expected_migrations(services.backend),
+        )?;
         Ok(Self {
             listener,
             router,
             services,
             provider,
             key_refresh: Duration::from_secs(settings.provider.key_refresh_seconds.max(1)),
+            header_read_timeout: Duration::from_secs(
+                settings.server.header_read_timeout_seconds.max(1),
+            ),
+            shutdown_drain: Duration::from_secs(settings.server.shutdown_drain_seconds),
         })
     }
 
@@ -148,32 +157,110 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Serves until `shutdown` completes; then stops accepting, lets open connections finish
+    /// for at most `server.shutdown_drain_seconds`, and closes whatever is left.
+    ///
+    /// HTTP/1.1 through hyper directly (axum::serve has no header-read timeout): a client must
+    /// send each request head within `server.header_read_timeout_seconds`, and hyper runs that
+    /// timer from the moment it waits for a request, so it also ends idle keep-alive
+    /// connections. Each connection is a task of its own.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        use axum::serve::ListenerExt;
-        let maintenance = tokio::spawn(maintain(self.provider.clone(), self.key_refresh));
-        let clients = tokio::spawn(refresh_clients(self.provider.clone()));
-        let deliveries = tokio::spawn(deliver_logouts(self.provider.clone()));
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        // No Nagle delay: a response is written whole, and a small one must not wait for an ACK.
-        let listener = self.listener.tap_io(|stream| {
+        use axum::extract::ConnectInfo;
+        use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+        use hyper_util::server::conn::auto;
+        use hyper_util::service::TowerToHyperService;
+        use tower::ServiceExt;
+
+        let Self {
+            listener,
+            router,
+            provider,
+            key_refresh,
+            header_read_timeout,
+            shutdown_drain,
+            ..
+        } = self;
+        let maintenance = tokio::spawn(maintain(provider.clone(), key_refresh));
+        let clients = tokio::spawn(refresh_clients(provider.clone()));
+        let deliveries = tokio::spawn(deliver_logouts(provider.clone()));
+
+        let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout);
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut connections = tokio::task::JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) if is_connection_error(&error) => continue,
+                    Err(error) => {
+                        // Out of file descriptors, say: wait rather than spin.
+                        tracing::error!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            while connections.try_join_next().is_some() {}
+            // No Nagle delay: a response is written whole, and a small one must not wait for an ACK.
             if let Err(error) = stream.set_nodelay(true) {
                 tracing::debug!(%error, "TCP_NODELAY not set");
             }
-        });
-        let served = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+            // Handlers read the peer address through axum's ConnectInfo extractor.
+            let service = router.clone().map_request(
+                move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                },
+            );
+            let connection = builder
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .into_owned();
+            let connection = graceful.watch(connection);
+            connections.spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        tracing::info!(
+            open = connections.len(),
+            "shutting down: no new connections"
+        );
+        if tokio::time::timeout(shutdown_drain, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = connections.len(),
+                "drain deadline passed: closing the remaining connections"
+            );
+        }
+        connections.shutdown().await;
         maintenance.abort();
         clients.abort();
         deliveries.abort();
-        served
+        Ok(())
     }
+}
+
+/// Errors of one connection that `accept` reports; the listener itself is fine.
+fn is_connection_error(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
 }
 
 /// Every second on every node: drop the client cache if a client changed anywhere (an indexed

@@ -25,6 +25,11 @@ pub struct Settings {
 pub struct ServerSettings {
     pub listen: String,
     pub issuer: String,
+    /// A client must send a whole request head within this; on HTTP/1.1 it also ends an idle
+    /// keep-alive connection (the timer runs while the server waits for the next request).
+    pub header_read_timeout_seconds: u64,
+    /// On SIGTERM/Ctrl-C: how long open connections may finish before they are closed.
+    pub shutdown_drain_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -52,6 +57,8 @@ pub struct DatabaseSettings {
     pub url: SecretString,
     pub max_connections: u32,
     pub connect_timeout_seconds: u64,
+    /// How long a request waits for a pooled connection before failing with 503.
+    pub acquire_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1060,6 +1060,36 @@ fn the_proxy_serves_every_public_name_and_balances_every_node() {
         .any(|port| port.ends_with(":443")));
 }
 
+/// Readiness, not liveness, decides whether a node is healthy and in the proxy's rotation:
+/// `/readyz` is 503 while the node cannot reach its database, `/healthz` stays 200.
+#[test]
+fn health_checks_and_the_proxy_ask_readyz() {
+    let compose = compose();
+    for (name, node) in nodes(&compose) {
+        let check = words(&node["healthcheck"]["test"]).join(" ");
+        assert!(
+            check.contains("GET /readyz "),
+            "{name}'s healthcheck must ask /readyz: {check}"
+        );
+        assert!(
+            check.contains("HTTP/1.[01] 200 "),
+            "{name}'s healthcheck must require status 200: {check}"
+        );
+        assert!(!check.contains("/healthz"), "{name}: {check}");
+    }
+    let caddyfile = read("deploy/Caddyfile");
+    let health_uris: Vec<&str> = caddyfile
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("health_uri "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        health_uris,
+        ["/readyz"],
+        "deploy/Caddyfile's active health check"
+    );
+}
+
 #[test]
 fn the_nodes_start_with_their_environment_and_the_clients_file_they_mount() {
     let compose = compose();

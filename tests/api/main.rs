@@ -26,5 +26,6 @@ mod passkey;
 mod passkey_browser;
 mod poa;
 mod professional;
+mod server;
 mod token_errors;
 mod totp;

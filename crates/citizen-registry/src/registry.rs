@@ -63,6 +63,13 @@ pub enum RegistryError {
     Storage(#[from] StoreError),
 }
 
+impl RegistryError {
+    /// The database cannot serve now (see [`crate::store::is_unavailable`]).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Storage(error) if error.is_unavailable())
+    }
+}
+
 /// Why a password login failed. The login page shows one message for all of these except
 /// `Overloaded`, so it never reveals whether a user ID exists.
 #[derive(Debug, thiserror::Error)]

@@ -30,11 +30,50 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database is unreachable or cannot take work now (see [`is_unavailable`]).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Database(error) if is_unavailable(error))
+    }
+
     fn from_insert(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::Database(database) if database.is_unique_violation() => Self::Conflict,
             _ => Self::Database(error),
         }
+    }
+}
+
+/// Whether a database error means "the database cannot serve now, try again later" rather than
+/// a fault in the request or the code: the pool timed out or is closed, the connection failed
+/// (I/O, TLS, refused, reset), PostgreSQL SQLSTATE class 08 (connection exception) or 53
+/// (insufficient resources, e.g. 53100 disk full), 57P01-57P03 (shutdown, cannot connect now),
+/// SQLite SQLITE_BUSY (5), SQLITE_LOCKED (6), SQLITE_IOERR (10), SQLITE_FULL (13) or
+/// SQLITE_CANTOPEN (14), extended codes included. The one classification: the HTTP layer
+/// answers these with 503 and `Retry-After`.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(database) => {
+            let Some(code) = database.code() else {
+                return false;
+            };
+            if database
+                .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+                .is_some()
+            {
+                // The extended result code: its low byte is the primary code.
+                code.parse::<i32>()
+                    .is_ok_and(|extended| matches!(extended & 0xff, 5 | 6 | 10 | 13 | 14))
+            } else {
+                code.starts_with("08")
+                    || code.starts_with("53")
+                    || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+            }
+        }
+        _ => false,
     }
 }
 

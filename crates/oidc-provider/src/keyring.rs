@@ -200,6 +200,14 @@ impl KeyRing {
         self.reload().await
     }
 
+    /// Whether every algorithm has an active signing key (for `/readyz`).
+    pub fn is_ready(&self) -> bool {
+        let published = self.snapshot();
+        SigningAlg::ALL
+            .iter()
+            .all(|alg| published.keys.active(*alg).is_some())
+    }
+
     /// Every key with its state, for `segl keys list`.
     pub fn entries(&self) -> Vec<(String, SigningAlg, KeyState, i64)> {
         self.snapshot()

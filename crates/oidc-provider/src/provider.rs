@@ -117,6 +117,17 @@ pub enum InternalError {
     Random,
 }
 
+impl InternalError {
+    /// The database cannot serve now: answered 503 with `Retry-After`, not 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Store(error) => error.is_unavailable(),
+            Self::Registry(error) => error.is_unavailable(),
+            Self::Signing(_) | Self::Random => false,
+        }
+    }
+}
+
 impl From<aws_lc_rs::error::Unspecified> for InternalError {
     fn from(_: aws_lc_rs::error::Unspecified) -> Self {
         Self::Random

@@ -17,6 +17,13 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// The database cannot serve now (one classification: [`citizen_registry::store::is_unavailable`]).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Database(error) if citizen_registry::store::is_unavailable(error))
+    }
+}
+
 fn corrupt(what: impl Into<String>) -> StoreError {
     StoreError::Corrupt(what.into())
 }
@@ -280,6 +287,16 @@ async fn bump_clients_version(
 }
 
 impl Store {
+    /// How many migrations are applied (sqlx's own table): `/readyz` compares it with the
+    /// binary's, and the query shows the database answers.
+    pub async fn applied_migrations(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     pub fn new(pool: AnyPool) -> Self {
         Self { pool }
     }

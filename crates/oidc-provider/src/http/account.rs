@@ -25,10 +25,7 @@ pub async fn show(
         Ok(view) => state
             .pages
             .account(view.as_ref(), ended, enrolled, &headers),
-        Err(internal) => {
-            error::log_internal(&internal);
-            state.pages.internal(&headers)
-        }
+        Err(internal) => error::internal_page(&state.pages, &internal, &headers),
     }
 }
 
@@ -48,10 +45,7 @@ pub async fn end(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             "This form is not valid for this browser's session.",
             &headers,
         ),
-        Err(internal) => {
-            error::log_internal(&internal);
-            state.pages.internal(&headers)
-        }
+        Err(internal) => error::internal_page(&state.pages, &internal, &headers),
     }
 }
 
@@ -60,8 +54,7 @@ fn internal(
     headers: &HeaderMap,
     internal: crate::provider::InternalError,
 ) -> Response {
-    error::log_internal(&internal);
-    state.pages.internal(headers)
+    error::internal_page(&state.pages, &internal, headers)
 }
 
 fn enrolment_outcome(

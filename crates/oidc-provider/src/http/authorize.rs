@@ -69,9 +69,6 @@ async fn handle(state: AppState, headers: HeaderMap, bytes: &[u8]) -> Response {
             response,
             ui_locales,
         }) => state.pages.denied(reason, &response, &ui_locales, &headers),
-        Err(internal) => {
-            error::log_internal(&internal);
-            state.pages.internal(&headers)
-        }
+        Err(internal) => error::internal_page(&state.pages, &internal, &headers),
     }
 }

@@ -1,13 +1,17 @@
 //! The one mapping from provider errors to HTTP responses.
 
+use super::pages::Pages;
 use crate::provider::{CprMatchError, InternalError, TokenError, UserinfoError};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+/// `Retry-After` when the database cannot serve now (an outage, a full disk, a lock).
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
 /// Logs the cause chain of an internal failure (never a secret: errors carry none).
-pub fn log_internal(error: &InternalError) {
+fn log_internal(error: &InternalError) {
     let mut chain = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -15,7 +19,45 @@ pub fn log_internal(error: &InternalError) {
         chain.push_str(&cause.to_string());
         source = cause.source();
     }
-    tracing::error!(error = %chain, "internal failure");
+    if error.is_unavailable() {
+        tracing::warn!(error = %chain, "database unavailable");
+    } else {
+        tracing::error!(error = %chain, "internal failure");
+    }
+}
+
+/// An internal failure as a JSON OAuth error: 503 `temporarily_unavailable` with
+/// `Retry-After` when the database cannot serve now, else 500 `server_error`.
+pub fn internal_json(error: &InternalError) -> Response {
+    log_internal(error);
+    if error.is_unavailable() {
+        let mut response = oauth_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the service is temporarily unavailable; try again later",
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+        response
+    } else {
+        oauth_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error",
+        )
+    }
+}
+
+/// An internal failure on a browser page: the same split as [`internal_json`], as HTML.
+pub fn internal_page(pages: &Pages, error: &InternalError, headers: &HeaderMap) -> Response {
+    log_internal(error);
+    if error.is_unavailable() {
+        pages.unavailable(headers)
+    } else {
+        pages.internal(headers)
+    }
 }
 
 fn no_store(mut response: Response) -> Response {
@@ -83,14 +125,7 @@ impl IntoResponse for TokenError {
                 "invalid_scope",
                 description.as_str(),
             ),
-            TokenError::Internal(error) => {
-                log_internal(error);
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "internal error",
-                )
-            }
+            TokenError::Internal(error) => return internal_json(error),
         };
         oauth_error(status, code, description)
     }
@@ -100,14 +135,7 @@ impl IntoResponse for UserinfoError {
     fn into_response(self) -> Response {
         match self {
             UserinfoError::InvalidToken(description) => bearer_error(Some(description)),
-            UserinfoError::Internal(error) => {
-                log_internal(&error);
-                oauth_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "internal error",
-                )
-            }
+            UserinfoError::Internal(error) => internal_json(&error),
         }
     }
 }
@@ -122,14 +150,7 @@ impl IntoResponse for CprMatchError {
             CprMatchError::Refused(description) => {
                 oauth_error(StatusCode::FORBIDDEN, "access_denied", &description)
             }
-            CprMatchError::Internal(error) => {
-                log_internal(&error);
-                oauth_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "internal error",
-                )
-            }
+            CprMatchError::Internal(error) => internal_json(&error),
         }
     }
 }

@@ -29,10 +29,7 @@ pub async fn show(
     {
         Ok(Some(view)) => state.pages.login(&view, None, &headers, StatusCode::OK),
         Ok(None) => state.pages.expired(&headers),
-        Err(internal) => {
-            error::log_internal(&internal);
-            state.pages.internal(&headers)
-        }
+        Err(internal) => error::internal_page(&state.pages, &internal, &headers),
     }
 }
 
@@ -160,10 +157,7 @@ pub async fn cancel(State(state): State<AppState>, headers: HeaderMap, body: Byt
     {
         Ok(Some(response)) => state.pages.respond(&response, &headers),
         Ok(None) => state.pages.expired(&headers),
-        Err(internal) => {
-            error::log_internal(&internal);
-            state.pages.internal(&headers)
-        }
+        Err(internal) => error::internal_page(&state.pages, &internal, &headers),
     }
 }
 
@@ -207,9 +201,6 @@ fn finish(
         }
         Ok(FormOutcome::Expired) => state.pages.expired(headers),
         Ok(FormOutcome::Overloaded) => state.pages.busy(headers),
-        Err(internal) => {
-            error::log_internal(&internal);
-            state.pages.internal(headers)
-        }
+        Err(internal) => error::internal_page(&state.pages, &internal, headers),
     }
 }

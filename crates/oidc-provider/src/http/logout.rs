@@ -54,9 +54,6 @@ async fn handle(state: AppState, headers: HeaderMap, bytes: &[u8]) -> Response {
             }
             response
         }
-        Err(internal) => {
-            error::log_internal(&internal);
-            state.pages.internal(&headers)
-        }
+        Err(internal) => error::internal_page(&state.pages, &internal, &headers),
     }
 }

@@ -5,6 +5,7 @@ mod account;
 mod authorize;
 mod error;
 mod form;
+mod health;
 mod login;
 mod logout;
 pub mod pages;
@@ -47,17 +48,22 @@ pub struct Shared {
     pub pages: Pages,
     /// `Secure` on cookies, HSTS on responses: off only for plain-http loopback development.
     pub https: bool,
+    /// How many migrations the binary has: `/readyz` expects that many applied.
+    pub expected_migrations: i64,
 }
 
 /// Request bodies over this are refused (413) before any handler runs.
 const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
-pub fn router(provider: Provider) -> Result<Router, minijinja::Error> {
+/// The provider's routes. `expected_migrations` is the number of migrations the binary applies
+/// (the migrations live with the binary): `/readyz` is ready only when the database has them.
+pub fn router(provider: Provider, expected_migrations: i64) -> Result<Router, minijinja::Error> {
     let https = provider.settings().secure_cookies();
     let state = AppState(Arc::new(Shared {
         provider,
         pages: Pages::new()?,
         https,
+        expected_migrations,
     }));
     let router = Router::new()
         .route(path::DISCOVERY, get(wellknown::discovery))
@@ -88,7 +94,8 @@ pub fn router(provider: Provider) -> Result<Router, minijinja::Error> {
         .route(path::INTROSPECTION, post(revoke::introspect))
         .route("/assets/segl.css", get(wellknown::stylesheet))
         .route("/assets/passkey.js", get(wellknown::passkey_script))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
         .fallback(error::not_found)
         // One stack, applied once: each `Router::layer` call would box every request again.
         // Outermost first. The trace records method and path only: query strings and bodies

@@ -97,6 +97,7 @@ struct Texts {
     busy_title: &'static str,
     busy: &'static str,
     internal: &'static str,
+    unavailable: &'static str,
     low: &'static str,
     substantial: &'static str,
     high: &'static str,
@@ -175,6 +176,7 @@ const DANISH: Texts = Texts {
     busy_title: "Travlt lige nu",
     busy: "Der er mange, der logger på lige nu. Prøv igen om et øjeblik.",
     internal: "Noget gik galt hos os. Prøv igen senere.",
+    unavailable: "Tjenesten er midlertidigt utilgængelig. Prøv igen om et øjeblik.",
     low: "Lav",
     substantial: "Betydelig",
     high: "Høj",
@@ -253,6 +255,7 @@ const ENGLISH: Texts = Texts {
     busy_title: "Busy right now",
     busy: "Many people are logging in right now. Try again in a moment.",
     internal: "Something went wrong on our side. Try again later.",
+    unavailable: "The service is temporarily unavailable. Try again in a moment.",
     low: "Low",
     substantial: "Substantial",
     high: "High",
@@ -570,6 +573,26 @@ impl Pages {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        response
+    }
+
+    /// The database cannot serve now: 503 with `Retry-After`, so the citizen (and any proxy)
+    /// tries again shortly rather than seeing a server fault.
+    pub fn unavailable(&self, headers: &HeaderMap) -> Response {
+        let language = Language::choose(&[], headers);
+        let t = texts(language);
+        let mut response = self.message(
+            language,
+            StatusCode::SERVICE_UNAVAILABLE,
+            t.error_title,
+            t.unavailable,
+            None,
+            None,
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(super::error::RETRY_AFTER_SECONDS),
+        );
         response
     }
 
