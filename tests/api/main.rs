@@ -16,6 +16,7 @@ mod claims;
 mod database;
 mod enrolment;
 mod import;
+mod key_rotation;
 mod lifecycle;
 mod lockout;
 mod nodes;
