@@ -147,7 +147,9 @@ async fn tokens_verify_on_every_node_throughout_a_key_rotation() {
     .await;
     let second = spawn_second_node(&app).await;
     let nodes = [("first", app.address.clone()), ("second", second)];
-    let client = app.add_basic_client("machine", "https://rp.localhost/cb").await;
+    let client = app
+        .add_basic_client("machine", "https://rp.localhost/cb")
+        .await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -160,8 +162,14 @@ async fn tokens_verify_on_every_node_throughout_a_key_rotation() {
         ("SEGL_DATABASE_URL", app.db.url.as_str()),
         ("SEGL__SECRETS__MASTER_KEY", master_key.as_str()),
         ("SEGL__PROVIDER__KEY_REFRESH_SECONDS", refresh.as_str()),
-        ("SEGL__PROVIDER__ACCESS_TOKEN_LIFETIME_SECONDS", lifetime.as_str()),
-        ("SEGL__PROVIDER__ID_TOKEN_LIFETIME_SECONDS", lifetime.as_str()),
+        (
+            "SEGL__PROVIDER__ACCESS_TOKEN_LIFETIME_SECONDS",
+            lifetime.as_str(),
+        ),
+        (
+            "SEGL__PROVIDER__ID_TOKEN_LIFETIME_SECONDS",
+            lifetime.as_str(),
+        ),
     ];
 
     let original = active_es256_kid(&env).await;
@@ -192,7 +200,10 @@ async fn tokens_verify_on_every_node_throughout_a_key_rotation() {
     let deadline = Instant::now() + Duration::from_secs(25);
     let mut checks = 0_usize;
     loop {
-        assert!(Instant::now() < deadline, "the test stays within its time box");
+        assert!(
+            Instant::now() < deadline,
+            "the test stays within its time box"
+        );
         let now = unix_now();
         if now < issue_until {
             for (name, address) in &nodes {
@@ -205,7 +216,10 @@ async fn tokens_verify_on_every_node_throughout_a_key_rotation() {
         ];
         // A token is valid while now < exp (RFC 7519 4.1.4); check every live one on both nodes.
         let now = unix_now();
-        let live: Vec<&Issued> = issued.iter().filter(|token| now < token.exp as f64).collect();
+        let live: Vec<&Issued> = issued
+            .iter()
+            .filter(|token| now < token.exp as f64)
+            .collect();
         for token in &live {
             for (jwks_node, jwks) in &published {
                 if let Err(error) = verify(jwks, &token.token) {

@@ -3,8 +3,7 @@
 
 use crate::client::SigningAlg;
 use crate::keys::{
-    self, KeyChange, KeyEntry, KeyError, KeySet, KeyState, RotationPlan, RotationTiming,
-    SigningKey,
+    self, KeyChange, KeyEntry, KeyError, KeySet, KeyState, RotationPlan, RotationTiming, SigningKey,
 };
 use crate::store::{KeyStateChange, Store, StoreError, StoredKey};
 use bytes::Bytes;
@@ -85,7 +84,9 @@ impl KeyRing {
         if !plan.is_empty() {
             match ring.persist(&plan, at, ring.snapshot().version).await {
                 Ok(true) => {}
-                Ok(false) => tracing::info!("another node created the signing keys first; reloading"),
+                Ok(false) => {
+                    tracing::info!("another node created the signing keys first; reloading")
+                }
                 Err(error) => {
                     tracing::info!(%error, "another node created the signing keys first; reloading")
                 }

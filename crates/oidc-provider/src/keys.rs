@@ -1038,8 +1038,7 @@ mod tests {
             assert_eq!(switch_at, NOW + key_refresh_seconds + CLOCK_SKEW_SECONDS);
             // The finding's bound: rotation + refresh + longest lifetime + a skew margin.
             assert!(
-                retire_after
-                    >= NOW + key_refresh_seconds + max_token_lifetime + CLOCK_SKEW_SECONDS
+                retire_after >= NOW + key_refresh_seconds + max_token_lifetime + CLOCK_SKEW_SECONDS
             );
             // The last token signed with the old key (just before the switch) expires in time,
             // even on a node whose clock runs CLOCK_SKEW_SECONDS behind.
@@ -1076,7 +1075,9 @@ mod tests {
         // The old key's last token (signed the second before the switch) is published for its
         // whole life; the new key is published from the rotation on, before it signs.
         let last_exp = switch_at - 1 + TOKEN_LIFETIME;
-        assert!(published_kids(&key_set.jwks_json(last_exp)).contains(&previous.key.kid().to_owned()));
+        assert!(
+            published_kids(&key_set.jwks_json(last_exp)).contains(&previous.key.kid().to_owned())
+        );
         assert!(published_kids(&key_set.jwks_json(NOW)).contains(&next.key.kid().to_owned()));
     }
 
@@ -1085,7 +1086,9 @@ mod tests {
         let alg = SigningAlg::EdDSA;
         let mut key_set = KeySet::default();
         key_set
-            .apply(plan_initial_keys(key_set.entries(), &[alg], NOW - TOKEN_LIFETIME).expect("plan"))
+            .apply(
+                plan_initial_keys(key_set.entries(), &[alg], NOW - TOKEN_LIFETIME).expect("plan"),
+            )
             .expect("the plan applies");
         let first = key_set.active(alg).expect("an active key").kid().to_owned();
         // Right after the first rotation, a second one: its new `Next` key was never published
@@ -1098,7 +1101,11 @@ mod tests {
         let last_switch = TIMING.switch_at(NOW + 1);
         let mut signers = Vec::new();
         for at in NOW - 1..=last_switch + 1 {
-            let kid = key_set.signing_key(alg, at).expect("a signing key").kid().to_owned();
+            let kid = key_set
+                .signing_key(alg, at)
+                .expect("a signing key")
+                .kid()
+                .to_owned();
             // Published by nodes that have reloaded since the rotation (every node, one
             // refresh interval after it) at the moment it signs and until its token expires.
             for moment in [at, at + TOKEN_LIFETIME - 1] {
@@ -1111,10 +1118,16 @@ mod tests {
                 signers.push(kid);
             }
         }
-        assert_eq!(signers.len(), 3, "first key, then each rotation's key in turn");
+        assert_eq!(
+            signers.len(),
+            3,
+            "first key, then each rotation's key in turn"
+        );
         assert_eq!(signers[0], first);
         assert_eq!(
-            key_set.signing_key(alg, TIMING.switch_at(NOW)).map(SigningKey::kid),
+            key_set
+                .signing_key(alg, TIMING.switch_at(NOW))
+                .map(SigningKey::kid),
             Some(signers[1].as_str())
         );
         assert_eq!(
@@ -1129,7 +1142,9 @@ mod tests {
         let plan = plan_initial_keys(key_set.entries(), &[SigningAlg::RS256], NOW).expect("plan");
         key_set.apply(plan).expect("the plan applies");
         assert_eq!(
-            key_set.signing_key(SigningAlg::RS256, NOW).map(SigningKey::kid),
+            key_set
+                .signing_key(SigningAlg::RS256, NOW)
+                .map(SigningKey::kid),
             key_set.active(SigningAlg::RS256).map(SigningKey::kid)
         );
 
@@ -1137,7 +1152,9 @@ mod tests {
         legacy.active_from = None;
         let key_set = KeySet::new(vec![legacy.clone()]).expect("a valid set");
         assert_eq!(
-            key_set.signing_key(SigningAlg::PS256, NOW).map(SigningKey::kid),
+            key_set
+                .signing_key(SigningAlg::PS256, NOW)
+                .map(SigningKey::kid),
             Some(legacy.key.kid())
         );
     }
@@ -1152,8 +1169,8 @@ mod tests {
         for round in 1..=2 {
             let now = NOW + round * 10 * TOKEN_LIFETIME;
             for alg in SigningAlg::ALL {
-                let plan = plan_rotation(key_set.entries(), alg, now, TIMING)
-                    .expect("planning works");
+                let plan =
+                    plan_rotation(key_set.entries(), alg, now, TIMING).expect("planning works");
                 key_set.apply(plan).expect("the plan applies");
             }
             for alg in SigningAlg::ALL {

@@ -454,7 +454,10 @@ impl Store {
             return Ok(false);
         }
         // Demote first so that the one-active-key index holds at every statement.
-        for change in state_changes.iter().filter(|change| change.state != "active") {
+        for change in state_changes
+            .iter()
+            .filter(|change| change.state != "active")
+        {
             sqlx::query("UPDATE signing_keys SET state = $1, retire_after = $2, updated_at = $3 WHERE kid = $4")
                 .bind(change.state)
                 .bind(change.retire_after)
@@ -463,7 +466,10 @@ impl Store {
                 .execute(&mut *transaction)
                 .await?;
         }
-        for change in state_changes.iter().filter(|change| change.state == "active") {
+        for change in state_changes
+            .iter()
+            .filter(|change| change.state == "active")
+        {
             sqlx::query("UPDATE signing_keys SET state = $1, retire_after = $2, active_from = $3, updated_at = $4 WHERE kid = $5")
                 .bind(change.state)
                 .bind(change.retire_after)
