@@ -219,8 +219,10 @@ enum KeysCommand {
     GenerateMaster,
     /// List the signing keys and their states.
     List,
-    /// Rotate signing keys: the published next key starts signing, the active one retires
-    /// (still published until every token it signed has expired), a new next key is published.
+    /// Rotate signing keys: the published next key starts signing once every node has reloaded
+    /// it (provider.key_refresh_seconds and a margin from now), the active one signs until then
+    /// and retires (still published until every token it signed has expired), a new next key is
+    /// published.
     Rotate {
         /// Only this algorithm (ES256, RS256, PS256, EdDSA); all by default.
         #[arg(long)]
@@ -331,13 +333,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Poa(command) => poa(&Services::open(&settings).await?, command).await?,
         Command::Keys(KeysCommand::List) => {
             let ring = Services::open(&settings).await?.key_ring().await?;
-            for (kid, alg, state, created_at) in ring.entries() {
+            for (kid, alg, state, created_at, active_from) in ring.entries() {
                 let retire = state
                     .retire_after()
                     .map(|at| format!(" until {at}"))
                     .unwrap_or_default();
+                let signs = active_from
+                    .map(|at| format!("  signs from {at}"))
+                    .unwrap_or_default();
                 println!(
-                    "{kid}  {:<6} {}{retire}  created {created_at}",
+                    "{kid}  {:<6} {}{retire}  created {created_at}{signs}",
                     alg.as_str(),
                     state.as_str()
                 );
@@ -351,9 +356,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => SigningAlg::ALL.to_vec(),
             };
             let ring = Services::open(&settings).await?.key_ring().await?;
-            ring.rotate(&algs, settings.max_token_lifetime()).await?;
+            let switch_at = ring.rotate(&algs, settings.rotation_timing()).await?;
             let names: Vec<&str> = algs.iter().map(|alg| alg.as_str()).collect();
-            println!("rotated {}: every node signs with the new keys within provider.key_refresh_seconds", names.join(", "));
+            println!(
+                "rotated {}: every node publishes the new keys within provider.key_refresh_seconds and signs with them from {switch_at} (unix time)",
+                names.join(", ")
+            );
         }
         Command::Audit(AuditCommand::Head) => {
             let services = Services::open(&settings).await?;

@@ -156,11 +156,22 @@ impl Settings {
         }
     }
 
-    /// The longest a token we sign stays valid: how long a retired key stays published.
+    /// The longest a token we sign stays valid (ID, access and logout tokens): how long a
+    /// retired key stays published after its last signature.
     pub fn max_token_lifetime(&self) -> i64 {
         self.provider
             .id_token_lifetime_seconds
             .max(self.provider.access_token_lifetime_seconds)
+            .max(oidc_provider::logout::LOGOUT_TOKEN_LIFETIME_SECONDS)
+    }
+
+    /// How `segl keys rotate` times the switch and the retirement of the old key.
+    pub fn rotation_timing(&self) -> oidc_provider::keys::RotationTiming {
+        oidc_provider::keys::RotationTiming {
+            key_refresh_seconds: i64::try_from(self.provider.key_refresh_seconds.max(1))
+                .unwrap_or(i64::MAX),
+            max_token_lifetime: self.max_token_lifetime(),
+        }
     }
 
     pub fn registry_settings(&self) -> RegistrySettings {

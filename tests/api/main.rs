@@ -17,6 +17,7 @@ mod database;
 mod enrolment;
 mod faults;
 mod import;
+mod key_rotation;
 mod lifecycle;
 mod lockout;
 mod nodes;

@@ -3,9 +3,9 @@
 
 use crate::client::SigningAlg;
 use crate::keys::{
-    self, KeyChange, KeyEntry, KeyError, KeySet, KeyState, RotationPlan, SigningKey,
+    self, KeyChange, KeyEntry, KeyError, KeySet, KeyState, RotationPlan, RotationTiming, SigningKey,
 };
-use crate::store::{Store, StoreError, StoredKey};
+use crate::store::{KeyStateChange, Store, StoreError, StoredKey};
 use bytes::Bytes;
 use citizen_registry::sealing::{MasterKey, Sealer};
 use serde::de::DeserializeOwned;
@@ -25,6 +25,8 @@ pub enum KeyRingError {
     Unseal,
     #[error("no active key for {0}")]
     NoActiveKey(&'static str),
+    #[error("the signing keys changed during the rotation (another rotation, or a node creating its first keys): nothing was changed, rotate again")]
+    Concurrent,
 }
 
 /// Why a token we issued did not verify.
@@ -45,7 +47,8 @@ struct Published {
     jwks: Bytes,
     /// When the JWK Set must be rendered again (a retired key drops out).
     jwks_valid_until: Option<i64>,
-    version: (i64, i64),
+    /// The `signing_keys_version` the keys were read under.
+    version: i64,
 }
 
 pub struct KeyRing {
@@ -72,15 +75,21 @@ impl KeyRing {
                 keys: KeySet::default(),
                 jwks: Bytes::from_static(b"{\"keys\":[]}"),
                 jwks_valid_until: None,
-                version: (0, 0),
+                version: -1,
             })),
         };
         ring.reload().await?;
         let at = now();
         let plan = keys::plan_initial_keys(ring.snapshot().keys.entries(), &SigningAlg::ALL, at)?;
         if !plan.is_empty() {
-            if let Err(error) = ring.persist(&plan, at).await {
-                tracing::info!(%error, "another node created the signing keys first; reloading");
+            match ring.persist(&plan, at, ring.snapshot().version).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!("another node created the signing keys first; reloading")
+                }
+                Err(error) => {
+                    tracing::info!(%error, "another node created the signing keys first; reloading")
+                }
             }
             ring.reload().await?;
         }
@@ -121,7 +130,11 @@ impl KeyRing {
                 .open(&row.private_key, &row.kid)
                 .map_err(|_| KeyRingError::Unseal)?;
             let key = SigningKey::from_pkcs8(row.kid.clone(), alg, der, row.created_at)?;
-            entries.push(KeyEntry { key, state });
+            entries.push(KeyEntry {
+                key,
+                state,
+                active_from: row.active_from,
+            });
         }
         let keys = KeySet::new(entries)?;
         let at = now();
@@ -145,7 +158,14 @@ impl KeyRing {
         Ok(true)
     }
 
-    async fn persist(&self, plan: &RotationPlan, at: i64) -> Result<(), KeyRingError> {
+    /// Stores `plan` if the keys are still at `expected_version`; `Ok(false)` (nothing written)
+    /// if another writer changed them since.
+    async fn persist(
+        &self,
+        plan: &RotationPlan,
+        at: i64,
+        expected_version: i64,
+    ) -> Result<bool, KeyRingError> {
         let mut inserts = Vec::with_capacity(plan.new_keys.len());
         for entry in &plan.new_keys {
             let sealed = self
@@ -159,45 +179,57 @@ impl KeyRing {
                 private_key: sealed,
                 created_at: entry.key.created_at(),
                 retire_after: entry.state.retire_after(),
+                active_from: entry.active_from,
             });
         }
         let mut state_changes = Vec::new();
         let mut deletes = Vec::new();
         for change in &plan.changes {
             match change {
-                KeyChange::Activate { kid } => {
-                    state_changes.push((kid.clone(), "active".to_owned(), None))
-                }
-                KeyChange::Retire { kid, retire_after } => {
-                    state_changes.push((kid.clone(), "retired".to_owned(), Some(*retire_after)))
-                }
+                KeyChange::Activate { kid, active_from } => state_changes.push(KeyStateChange {
+                    kid: kid.clone(),
+                    state: "active",
+                    retire_after: None,
+                    active_from: Some(*active_from),
+                }),
+                KeyChange::Retire { kid, retire_after } => state_changes.push(KeyStateChange {
+                    kid: kid.clone(),
+                    state: "retired",
+                    retire_after: Some(*retire_after),
+                    active_from: None,
+                }),
                 KeyChange::Delete { kid } => deletes.push(kid.clone()),
             }
         }
-        self.store
-            .update_signing_keys(&inserts, &state_changes, &deletes, at)
-            .await?;
-        Ok(())
+        Ok(self
+            .store
+            .update_signing_keys(&inserts, &state_changes, &deletes, at, expected_version)
+            .await?)
     }
 
-    /// `segl keys rotate`: the next key starts signing, the active one retires (published until
-    /// every token it signed has expired), and a new next key is published.
+    /// `segl keys rotate`: the next key becomes active and signs from the returned moment (unix
+    /// seconds), when every node has reloaded it; the active one signs until then and retires
+    /// (published until every token it signed has expired), and a new next key is published.
     pub async fn rotate(
         &self,
         algs: &[SigningAlg],
-        max_token_lifetime: i64,
-    ) -> Result<(), KeyRingError> {
+        timing: RotationTiming,
+    ) -> Result<i64, KeyRingError> {
         self.reload().await?;
         let at = now();
         let mut plan = RotationPlan::default();
-        let entries = self.snapshot().keys.entries().to_vec();
+        let published = self.snapshot();
+        let entries = published.keys.entries().to_vec();
         for alg in algs {
-            let rotation = keys::plan_rotation(&entries, *alg, at, max_token_lifetime)?;
+            let rotation = keys::plan_rotation(&entries, *alg, at, timing)?;
             plan.changes.extend(rotation.changes);
             plan.new_keys.extend(rotation.new_keys);
         }
-        self.persist(&plan, at).await?;
-        self.reload().await
+        if !self.persist(&plan, at, published.version).await? {
+            return Err(KeyRingError::Concurrent);
+        }
+        self.reload().await?;
+        Ok(timing.switch_at(at))
     }
 
     /// Whether every algorithm has an active signing key (for `/readyz`).
@@ -208,8 +240,9 @@ impl KeyRing {
             .all(|alg| published.keys.active(*alg).is_some())
     }
 
-    /// Every key with its state, for `segl keys list`.
-    pub fn entries(&self) -> Vec<(String, SigningAlg, KeyState, i64)> {
+    /// Every key with its state, creation time and the time it signs (or signed) from, for
+    /// `segl keys list`.
+    pub fn entries(&self) -> Vec<(String, SigningAlg, KeyState, i64, Option<i64>)> {
         self.snapshot()
             .keys
             .entries()
@@ -220,6 +253,7 @@ impl KeyRing {
                     entry.key.alg(),
                     entry.state,
                     entry.key.created_at(),
+                    entry.active_from,
                 )
             })
             .collect()
@@ -255,7 +289,7 @@ impl KeyRing {
         let published = self.snapshot();
         let key = published
             .keys
-            .active(alg)
+            .signing_key(alg, now())
             .ok_or(KeyRingError::NoActiveKey(alg.as_str()))?;
         Ok(keys::sign_jwt(key, typ, claims)?)
     }

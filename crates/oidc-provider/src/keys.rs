@@ -3,10 +3,15 @@
 //! Pure domain code: no HTTP, no SQL, and the time comes in as `now` (unix seconds). Keys are made
 //! by aws-lc-rs and JWTs are signed by jsonwebtoken; this module only arranges the two.
 //!
-//! Lifecycle of a key (per algorithm): `Next` (published, not signing) -> `Active` (signs; one per
-//! algorithm) -> `Retired` (published until `retire_after`, so tokens it signed still verify) ->
-//! dropped. Publishing the `Next` key one rotation ahead lets relying parties cache it before the
-//! first token signed with it arrives (OIDC Core 10.1.1).
+//! Lifecycle of a key (per algorithm): `Next` (published, not signing) -> `Active` (signs from its
+//! `active_from`; one per algorithm) -> `Retired` (published until `retire_after`, so tokens it
+//! signed still verify) -> dropped. Publishing the `Next` key one rotation ahead lets relying
+//! parties cache it before the first token signed with it arrives (OIDC Core 10.1.1).
+//!
+//! Nodes reload the keys every key refresh interval, so a rotation does not switch at once: the
+//! new key signs from `RotationTiming::switch_at` (one refresh interval and a margin ahead), when
+//! every node serves it in its JWK Set; until then the retiring key still signs, and it stays
+//! published for the longest token lifetime (and the margin) after the switch.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -36,6 +41,36 @@ const MIN_RSA_MODULUS_BYTES: usize = 256;
 
 /// Length of one P-256 coordinate in bytes (RFC 7518 6.2.1.2: `x` and `y` keep their full length).
 const P256_COORDINATE_BYTES: usize = 32;
+
+/// Margin for clocks that differ between nodes (and the CLI's host) and for a key refresh that
+/// runs late (a slow query, a busy runtime).
+pub const CLOCK_SKEW_SECONDS: i64 = 5;
+
+/// How a rotation is timed, from the deployment's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RotationTiming {
+    /// The longest a node goes without reloading the keys (`provider.key_refresh_seconds`).
+    pub key_refresh_seconds: i64,
+    /// The longest lifetime of a token we sign: ID, access and logout tokens.
+    pub max_token_lifetime: i64,
+}
+
+impl RotationTiming {
+    /// When the new key starts signing after a rotation at `now`: by then every node has
+    /// reloaded the keys, so every node's JWK Set holds the new key before any node signs with it.
+    pub fn switch_at(&self, now: i64) -> i64 {
+        now.saturating_add(self.key_refresh_seconds.max(0))
+            .saturating_add(CLOCK_SKEW_SECONDS)
+    }
+
+    /// Until when the key that signs up to `switch_at` stays published: the last token any node
+    /// signs with it expires by then, even on a node whose clock is a little behind.
+    pub fn retire_after(&self, switch_at: i64) -> i64 {
+        switch_at
+            .saturating_add(self.max_token_lifetime.max(0))
+            .saturating_add(CLOCK_SKEW_SECONDS)
+    }
+}
 
 /// Signing key failures, named for what the caller can do about them.
 #[derive(Debug, thiserror::Error)]
@@ -424,6 +459,9 @@ impl KeyState {
 pub struct KeyEntry {
     pub key: SigningKey,
     pub state: KeyState,
+    /// When the key signs (or signed) from, unix seconds; `None` for a key that never signed. A
+    /// `Retired` key keeps it: it still signs until the newer key's `active_from` has come.
+    pub active_from: Option<i64>,
 }
 
 /// The public side of a key, for verifying tokens we issued (`id_token_hint`, introspection).
@@ -467,12 +505,32 @@ impl KeySet {
         &self.entries
     }
 
-    /// The key that signs `alg` tokens now.
+    /// The `Active` key of `alg`: the one that signs once its `active_from` has come.
     pub fn active(&self, alg: SigningAlg) -> Option<&SigningKey> {
         self.entries
             .iter()
             .find(|entry| entry.key.alg == alg && entry.state == KeyState::Active)
             .map(|entry| &entry.key)
+    }
+
+    /// The key that signs `alg` tokens at `now`: of the keys that have started signing and are
+    /// still published, the one that started last. Between a rotation and its switch that is the
+    /// retiring key; after it, the `Active` one (also when no key qualifies, which only keys
+    /// stored without `active_from` can cause).
+    pub fn signing_key(&self, alg: SigningAlg, now: i64) -> Option<&SigningKey> {
+        self.entries
+            .iter()
+            .filter(|entry| entry.key.alg == alg && entry.state.is_published(now))
+            .filter_map(|entry| match (entry.state, entry.active_from) {
+                (KeyState::Next, _) => None,
+                (state, Some(from)) if from <= now => {
+                    Some(((from, state == KeyState::Active), &entry.key))
+                }
+                _ => None,
+            })
+            .max_by_key(|(rank, _)| *rank)
+            .map(|(_, key)| key)
+            .or_else(|| self.active(alg))
     }
 
     /// The JWK Set document (RFC 7517 5) of every key published at `now`: `Next`, `Active`, and
@@ -533,7 +591,10 @@ impl KeySet {
                 .position(|entry| entry.key.kid == kid)
                 .ok_or_else(|| KeyError::UnknownKid(kid.to_owned()))?;
             match change {
-                KeyChange::Activate { .. } => entries[position].state = KeyState::Active,
+                KeyChange::Activate { active_from, .. } => {
+                    entries[position].state = KeyState::Active;
+                    entries[position].active_from = Some(*active_from);
+                }
                 KeyChange::Retire { retire_after, .. } => {
                     entries[position].state = KeyState::Retired {
                         retire_after: *retire_after,
@@ -575,8 +636,8 @@ fn check_entries(entries: &[KeyEntry]) -> Result<(), KeyError> {
 /// One state change of a stored key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyChange {
-    /// A `Next` key starts signing.
-    Activate { kid: String },
+    /// A `Next` key becomes `Active`: it signs from `active_from`.
+    Activate { kid: String, active_from: i64 },
     /// An `Active` key stops signing and stays published until `retire_after`.
     Retire { kid: String, retire_after: i64 },
     /// A `Retired` key past its `retire_after`: no longer published, so its private part can go.
@@ -586,7 +647,7 @@ pub enum KeyChange {
 impl KeyChange {
     pub fn kid(&self) -> &str {
         match self {
-            Self::Activate { kid } | Self::Retire { kid, .. } | Self::Delete { kid } => kid,
+            Self::Activate { kid, .. } | Self::Retire { kid, .. } | Self::Delete { kid } => kid,
         }
     }
 }
@@ -608,11 +669,13 @@ impl RotationPlan {
 /// Plans `segl keys rotate` for one algorithm.
 ///
 /// The oldest `Next` key (published longest, so most likely in relying parties' caches) becomes
-/// `Active`; the old `Active` key becomes `Retired` until `now + max_token_lifetime`, so every
-/// token it signed can still be verified until it expires; retired keys already past
-/// `retire_after` are deleted; a new `Next` key is generated unless another one is still waiting.
-/// With no `Next` key (first start, or lost), a fresh key becomes `Active` at once, and a `Next`
-/// key is added.
+/// `Active`, signing from `timing.switch_at(now)`, when every node has reloaded the keys and
+/// serves it; the old `Active` key becomes `Retired`, keeps signing until then, and stays
+/// published until `timing.retire_after` of that moment, so every token any node signed with it
+/// verifies until it expires. Retired keys already past `retire_after` are deleted; a new `Next`
+/// key is generated unless another one is still waiting. With no `Next` key (lost), a fresh key
+/// becomes `Active` at the same switch; with no `Active` key (first start), nothing signs yet, so
+/// the new key signs at once.
 ///
 /// Operators should rotate less often than relying parties cache the JWK Set, so the `Next` key is
 /// known before it signs.
@@ -620,16 +683,22 @@ pub fn plan_rotation(
     keys: &[KeyEntry],
     alg: SigningAlg,
     now: i64,
-    max_token_lifetime: i64,
+    timing: RotationTiming,
 ) -> Result<RotationPlan, KeyError> {
     let mut plan = RotationPlan::default();
     let of_alg = || keys.iter().filter(move |entry| entry.key.alg == alg);
+    let has_active = of_alg().any(|entry| entry.state == KeyState::Active);
+    let switch_at = if has_active {
+        timing.switch_at(now)
+    } else {
+        now
+    };
 
     for entry in of_alg() {
         match entry.state {
             KeyState::Active => plan.changes.push(KeyChange::Retire {
                 kid: entry.key.kid.clone(),
-                retire_after: now.saturating_add(max_token_lifetime),
+                retire_after: timing.retire_after(switch_at),
             }),
             KeyState::Retired { retire_after } if retire_after <= now => {
                 plan.changes.push(KeyChange::Delete {
@@ -649,16 +718,19 @@ pub fn plan_rotation(
     match waiting.first() {
         Some(next) => plan.changes.push(KeyChange::Activate {
             kid: next.key.kid.clone(),
+            active_from: switch_at,
         }),
         None => plan.new_keys.push(KeyEntry {
             key: SigningKey::generate(alg, now)?,
             state: KeyState::Active,
+            active_from: Some(switch_at),
         }),
     }
     if waiting.len() <= 1 {
         plan.new_keys.push(KeyEntry {
             key: SigningKey::generate(alg, now)?,
             state: KeyState::Next,
+            active_from: None,
         });
     }
     Ok(plan)
@@ -677,8 +749,9 @@ pub fn plan_initial_keys(
             .iter()
             .any(|entry| entry.key.alg == alg && entry.state == KeyState::Active);
         if !has_active {
-            // No active key means nothing to retire, so the token lifetime does not matter here.
-            let rotation = plan_rotation(keys, alg, now, 0)?;
+            // No active key: nothing signs yet and nothing retires, so the new key signs at once
+            // and the timing does not matter here.
+            let rotation = plan_rotation(keys, alg, now, RotationTiming::default())?;
             plan.changes.extend(rotation.changes);
             plan.new_keys.extend(rotation.new_keys);
         }
@@ -696,6 +769,10 @@ mod tests {
 
     const NOW: i64 = 1_750_000_000;
     const TOKEN_LIFETIME: i64 = 3_600;
+    const TIMING: RotationTiming = RotationTiming {
+        key_refresh_seconds: 30,
+        max_token_lifetime: TOKEN_LIFETIME,
+    };
     const ISSUER: &str = "https://segl.test";
     const AUDIENCE: &str = "rp-demo";
 
@@ -734,9 +811,11 @@ mod tests {
     }
 
     fn entry(alg: SigningAlg, state: KeyState) -> KeyEntry {
+        let active_from = (state == KeyState::Active).then_some(NOW - TOKEN_LIFETIME);
         KeyEntry {
             key: SigningKey::generate(alg, NOW).expect("key generation works"),
             state,
+            active_from,
         }
     }
 
@@ -922,10 +1001,10 @@ mod tests {
         let mut key_set = KeySet::new(vec![previous.clone(), next.clone()]).expect("a valid set");
         let old_token = sign_jwt(&previous.key, Some("JWT"), &claims()).expect("signing works");
 
-        let plan = plan_rotation(key_set.entries(), alg, NOW, TOKEN_LIFETIME).expect("planning");
+        let plan = plan_rotation(key_set.entries(), alg, NOW, TIMING).expect("planning");
         key_set.apply(plan).expect("the plan applies");
 
-        let retire_after = NOW + TOKEN_LIFETIME;
+        let retire_after = NOW + 30 + CLOCK_SKEW_SECONDS + TOKEN_LIFETIME + CLOCK_SKEW_SECONDS;
         assert_eq!(
             key_set.active(alg).map(SigningKey::kid),
             Some(next.key.kid())
@@ -945,6 +1024,142 @@ mod tests {
     }
 
     #[test]
+    fn rotation_timing_covers_the_refresh_interval_the_longest_token_and_clock_skew() {
+        let cases = [(30, 600), (2, 120), (0, 0), (3_600, 86_400)];
+        for (key_refresh_seconds, max_token_lifetime) in cases {
+            let timing = RotationTiming {
+                key_refresh_seconds,
+                max_token_lifetime,
+            };
+            let switch_at = timing.switch_at(NOW);
+            let retire_after = timing.retire_after(switch_at);
+
+            // Every node has reloaded (one refresh interval) before the new key signs.
+            assert_eq!(switch_at, NOW + key_refresh_seconds + CLOCK_SKEW_SECONDS);
+            // The finding's bound: rotation + refresh + longest lifetime + a skew margin.
+            assert!(
+                retire_after >= NOW + key_refresh_seconds + max_token_lifetime + CLOCK_SKEW_SECONDS
+            );
+            // The last token signed with the old key (just before the switch) expires in time,
+            // even on a node whose clock runs CLOCK_SKEW_SECONDS behind.
+            assert!(switch_at + CLOCK_SKEW_SECONDS + max_token_lifetime <= retire_after);
+            assert_eq!(
+                retire_after,
+                NOW + key_refresh_seconds + max_token_lifetime + 2 * CLOCK_SKEW_SECONDS
+            );
+        }
+        let nonsense = RotationTiming {
+            key_refresh_seconds: -10,
+            max_token_lifetime: i64::MAX,
+        };
+        assert_eq!(nonsense.switch_at(NOW), NOW + CLOCK_SKEW_SECONDS);
+        assert_eq!(nonsense.retire_after(NOW), i64::MAX);
+    }
+
+    #[test]
+    fn the_retiring_key_signs_until_the_switch_and_its_last_token_outlives_no_publication() {
+        let alg = SigningAlg::ES256;
+        let previous = entry(alg, KeyState::Active);
+        let next = entry(alg, KeyState::Next);
+        let mut key_set = KeySet::new(vec![previous.clone(), next.clone()]).expect("a valid set");
+
+        let plan = plan_rotation(key_set.entries(), alg, NOW, TIMING).expect("planning");
+        key_set.apply(plan).expect("the plan applies");
+
+        let switch_at = TIMING.switch_at(NOW);
+        let signer = |at: i64| key_set.signing_key(alg, at).map(SigningKey::kid);
+        assert_eq!(signer(NOW), Some(previous.key.kid()));
+        assert_eq!(signer(switch_at - 1), Some(previous.key.kid()));
+        assert_eq!(signer(switch_at), Some(next.key.kid()));
+        assert_eq!(signer(switch_at + TOKEN_LIFETIME), Some(next.key.kid()));
+        // The old key's last token (signed the second before the switch) is published for its
+        // whole life; the new key is published from the rotation on, before it signs.
+        let last_exp = switch_at - 1 + TOKEN_LIFETIME;
+        assert!(
+            published_kids(&key_set.jwks_json(last_exp)).contains(&previous.key.kid().to_owned())
+        );
+        assert!(published_kids(&key_set.jwks_json(NOW)).contains(&next.key.kid().to_owned()));
+    }
+
+    #[test]
+    fn two_quick_rotations_never_sign_with_an_unpublished_key() {
+        let alg = SigningAlg::EdDSA;
+        let mut key_set = KeySet::default();
+        key_set
+            .apply(
+                plan_initial_keys(key_set.entries(), &[alg], NOW - TOKEN_LIFETIME).expect("plan"),
+            )
+            .expect("the plan applies");
+        let first = key_set.active(alg).expect("an active key").kid().to_owned();
+        // Right after the first rotation, a second one: its new `Next` key was never published
+        // before, and the first switch has not come yet.
+        for at in [NOW, NOW + 1] {
+            let plan = plan_rotation(key_set.entries(), alg, at, TIMING).expect("planning");
+            key_set.apply(plan).expect("the plan applies");
+        }
+
+        let last_switch = TIMING.switch_at(NOW + 1);
+        let mut signers = Vec::new();
+        for at in NOW - 1..=last_switch + 1 {
+            let kid = key_set
+                .signing_key(alg, at)
+                .expect("a signing key")
+                .kid()
+                .to_owned();
+            // Published by nodes that have reloaded since the rotation (every node, one
+            // refresh interval after it) at the moment it signs and until its token expires.
+            for moment in [at, at + TOKEN_LIFETIME - 1] {
+                assert!(
+                    published_kids(&key_set.jwks_json(moment)).contains(&kid),
+                    "the key signing at {at} is published at {moment}"
+                );
+            }
+            if signers.last() != Some(&kid) {
+                signers.push(kid);
+            }
+        }
+        assert_eq!(
+            signers.len(),
+            3,
+            "first key, then each rotation's key in turn"
+        );
+        assert_eq!(signers[0], first);
+        assert_eq!(
+            key_set
+                .signing_key(alg, TIMING.switch_at(NOW))
+                .map(SigningKey::kid),
+            Some(signers[1].as_str())
+        );
+        assert_eq!(
+            key_set.signing_key(alg, last_switch).map(SigningKey::kid),
+            key_set.active(alg).map(SigningKey::kid)
+        );
+    }
+
+    #[test]
+    fn the_first_key_signs_at_once_and_a_key_without_active_from_still_signs() {
+        let mut key_set = KeySet::default();
+        let plan = plan_initial_keys(key_set.entries(), &[SigningAlg::RS256], NOW).expect("plan");
+        key_set.apply(plan).expect("the plan applies");
+        assert_eq!(
+            key_set
+                .signing_key(SigningAlg::RS256, NOW)
+                .map(SigningKey::kid),
+            key_set.active(SigningAlg::RS256).map(SigningKey::kid)
+        );
+
+        let mut legacy = entry(SigningAlg::PS256, KeyState::Active);
+        legacy.active_from = None;
+        let key_set = KeySet::new(vec![legacy.clone()]).expect("a valid set");
+        assert_eq!(
+            key_set
+                .signing_key(SigningAlg::PS256, NOW)
+                .map(SigningKey::kid),
+            Some(legacy.key.kid())
+        );
+    }
+
+    #[test]
     fn rotation_leaves_exactly_one_active_and_one_next_key_per_algorithm() {
         let mut key_set = KeySet::default();
         let initial =
@@ -954,8 +1169,8 @@ mod tests {
         for round in 1..=2 {
             let now = NOW + round * 10 * TOKEN_LIFETIME;
             for alg in SigningAlg::ALL {
-                let plan = plan_rotation(key_set.entries(), alg, now, TOKEN_LIFETIME)
-                    .expect("planning works");
+                let plan =
+                    plan_rotation(key_set.entries(), alg, now, TIMING).expect("planning works");
                 key_set.apply(plan).expect("the plan applies");
             }
             for alg in SigningAlg::ALL {
@@ -990,7 +1205,7 @@ mod tests {
         ])
         .expect("a valid set");
 
-        let plan = plan_rotation(key_set.entries(), alg, NOW, TOKEN_LIFETIME).expect("planning");
+        let plan = plan_rotation(key_set.entries(), alg, NOW, TIMING).expect("planning");
 
         let deleted: Vec<&str> = plan
             .changes
@@ -1007,7 +1222,7 @@ mod tests {
         let previous = entry(alg, KeyState::Active);
         let mut key_set = KeySet::new(vec![previous.clone()]).expect("a valid set");
 
-        let plan = plan_rotation(key_set.entries(), alg, NOW, TOKEN_LIFETIME).expect("planning");
+        let plan = plan_rotation(key_set.entries(), alg, NOW, TIMING).expect("planning");
         key_set.apply(plan).expect("the plan applies");
 
         let active = key_set.active(alg).expect("an active key");
@@ -1031,6 +1246,7 @@ mod tests {
         let twin = KeyEntry {
             key: key.key.clone(),
             state: KeyState::Next,
+            active_from: None,
         };
         assert!(matches!(
             KeySet::new(vec![key, twin]),

@@ -34,6 +34,10 @@ pub enum LogoutStep {
     },
 }
 
+/// How long a back-channel logout token is valid (one delivery attempt); a retired signing key
+/// stays published at least this long after its last signature.
+pub const LOGOUT_TOKEN_LIFETIME_SECONDS: i64 = 120;
+
 /// The hint's claims that matter here; `exp` is not checked (a hint may be expired).
 #[derive(Deserialize)]
 struct Hint {
@@ -282,7 +286,7 @@ impl Provider {
             sub: self.subject(&client, delivery.citizen_id),
             aud: client.id.clone(),
             iat: at,
-            exp: at + 120,
+            exp: at + LOGOUT_TOKEN_LIFETIME_SECONDS,
             jti: delivery.id.clone(),
             sid: delivery.sid.clone(),
             events: serde_json::json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),

@@ -120,6 +120,18 @@ pub struct StoredKey {
     pub private_key: String,
     pub created_at: i64,
     pub retire_after: Option<i64>,
+    /// When the key signs (or signed) from; `None` for a key that never signed.
+    pub active_from: Option<i64>,
+}
+
+/// A stored key's new state: `retire_after` is written as given, `active_from` only when set
+/// (a retiring key keeps the moment it started signing).
+#[derive(Debug, Clone)]
+pub struct KeyStateChange {
+    pub kid: String,
+    pub state: &'static str,
+    pub retire_after: Option<i64>,
+    pub active_from: Option<i64>,
 }
 
 /// A WebAuthn ceremony started from the account page.
@@ -418,60 +430,76 @@ impl Store {
 
     pub async fn find_signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT kid, alg, state, private_key, created_at, retire_after FROM signing_keys ORDER BY created_at, kid",
+            "SELECT kid, alg, state, private_key, created_at, retire_after, active_from FROM signing_keys ORDER BY created_at, kid",
         )
         .fetch_all(&self.pool)
         .await?)
     }
 
-    /// A fingerprint of the key table, to notice another node's rotation cheaply.
-    pub async fn find_signing_keys_version(&self) -> Result<(i64, i64), StoreError> {
-        Ok(
-            sqlx::query_as("SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM signing_keys")
+    /// Bumped with every change to `signing_keys`, in the same transaction: nodes poll this one
+    /// row to notice another node's rotation (or `segl keys rotate`) cheaply.
+    pub async fn find_signing_keys_version(&self) -> Result<i64, StoreError> {
+        let (version,): (i64,) =
+            sqlx::query_as("SELECT version FROM signing_keys_version WHERE id = 1")
                 .fetch_one(&self.pool)
-                .await?,
-        )
+                .await?;
+        Ok(version)
     }
 
-    /// Applies a rotation in one transaction: new keys, then state changes, then drops.
-    /// Fails (and writes nothing) if another node activated a key for the same algorithm first.
+    /// Applies a rotation in one transaction: new keys, then state changes, then drops. A
+    /// compare-and-set on `signing_keys_version` comes first: if another writer changed the keys
+    /// since they were read at `expected_version`, nothing is written and the result is false.
+    /// Also fails (and writes nothing) if another node activated a key for the same algorithm.
     pub async fn update_signing_keys(
         &self,
         inserts: &[StoredKey],
-        state_changes: &[(String, String, Option<i64>)],
+        state_changes: &[KeyStateChange],
         deletes: &[String],
         now: i64,
-    ) -> Result<(), StoreError> {
+        expected_version: i64,
+    ) -> Result<bool, StoreError> {
         let mut transaction = self.pool.begin().await?;
+        // The first statement writes (SQLite), and the row lock serialises rotations (PostgreSQL).
+        let bumped = sqlx::query(
+            "UPDATE signing_keys_version SET version = version + 1 WHERE id = 1 AND version = $1",
+        )
+        .bind(expected_version)
+        .execute(&mut *transaction)
+        .await?;
+        if bumped.rows_affected() != 1 {
+            transaction.rollback().await?;
+            return Ok(false);
+        }
         // Demote first so that the one-active-key index holds at every statement.
-        for (kid, state, retire_after) in state_changes
+        for change in state_changes
             .iter()
-            .filter(|(_, state, _)| state != "active")
+            .filter(|change| change.state != "active")
         {
             sqlx::query("UPDATE signing_keys SET state = $1, retire_after = $2, updated_at = $3 WHERE kid = $4")
-                .bind(state)
-                .bind(*retire_after)
+                .bind(change.state)
+                .bind(change.retire_after)
                 .bind(now)
-                .bind(kid)
+                .bind(&change.kid)
                 .execute(&mut *transaction)
                 .await?;
         }
-        for (kid, state, retire_after) in state_changes
+        for change in state_changes
             .iter()
-            .filter(|(_, state, _)| state == "active")
+            .filter(|change| change.state == "active")
         {
-            sqlx::query("UPDATE signing_keys SET state = $1, retire_after = $2, updated_at = $3 WHERE kid = $4")
-                .bind(state)
-                .bind(*retire_after)
+            sqlx::query("UPDATE signing_keys SET state = $1, retire_after = $2, active_from = $3, updated_at = $4 WHERE kid = $5")
+                .bind(change.state)
+                .bind(change.retire_after)
+                .bind(change.active_from)
                 .bind(now)
-                .bind(kid)
+                .bind(&change.kid)
                 .execute(&mut *transaction)
                 .await?;
         }
         for key in inserts {
             sqlx::query(
-                "INSERT INTO signing_keys (kid, alg, state, private_key, created_at, retire_after, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO signing_keys (kid, alg, state, private_key, created_at, retire_after, active_from, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&key.kid)
             .bind(&key.alg)
@@ -479,6 +507,7 @@ impl Store {
             .bind(&key.private_key)
             .bind(key.created_at)
             .bind(key.retire_after)
+            .bind(key.active_from)
             .bind(now)
             .execute(&mut *transaction)
             .await?;
@@ -490,7 +519,7 @@ impl Store {
                 .await?;
         }
         transaction.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     // ----- pending authorization requests -----
