@@ -430,7 +430,11 @@ async fn a_replayed_code_revokes_its_refresh_token_family_and_every_access_token
         (&first_access, "first access token"),
         (&second_access, "refreshed access token"),
     ] {
-        assert_eq!(userinfo(&app, token).await.status(), 401, "{what} at /userinfo");
+        assert_eq!(
+            userinfo(&app, token).await.status(),
+            401,
+            "{what} at /userinfo"
+        );
         assert_eq!(
             introspect(&app, &client, token).await,
             serde_json::json!({ "active": false }),
@@ -795,13 +799,21 @@ async fn each_client_of_a_session_gets_a_sid_of_its_own_in_every_token_and_logou
     // A client keeps its sid for the session: a second code at A carries the same one.
     let again_a = single_sign_on(&app, &client_a).await;
     assert_eq!(jwt_claims(text(&again_a, "id_token"))["sid"], sid_a);
-    assert_eq!(userinfo(&app, text(&tokens_b, "access_token")).await.status(), 200);
+    assert_eq!(
+        userinfo(&app, text(&tokens_b, "access_token"))
+            .await
+            .status(),
+        200
+    );
 
     // The hint carries A's sid: it still ties the logout to the browser's session.
     let response = logout_with_hint(&app, text(&tokens_a, "id_token")).await;
     assert_eq!(response.status(), 200, "logged out without confirmation");
     let page = response.text().await.expect("page");
-    assert!(!page.contains("name=\"confirm\""), "no confirmation asked:\n{page}");
+    assert!(
+        !page.contains("name=\"confirm\""),
+        "no confirmation asked:\n{page}"
+    );
     let frontchannel = frontchannel_urls(&page);
     assert_eq!(frontchannel.len(), 2, "two iframes:\n{page}");
     for (prefix, sid) in [
@@ -812,7 +824,10 @@ async fn each_client_of_a_session_gets_a_sid_of_its_own_in_every_token_and_logou
             .iter()
             .find(|url| url.starts_with(prefix))
             .unwrap_or_else(|| panic!("an iframe for {prefix} in {frontchannel:?}"));
-        assert_eq!(query_value(url, "iss").as_deref(), Some(issuer(&app).as_str()));
+        assert_eq!(
+            query_value(url, "iss").as_deref(),
+            Some(issuer(&app).as_str())
+        );
         assert_eq!(
             query_value(url, "sid").as_deref(),
             sid.as_str(),
@@ -827,7 +842,11 @@ async fn each_client_of_a_session_gets_a_sid_of_its_own_in_every_token_and_logou
     ] {
         let (_, claims) = verified_jwt(&jwks, &receiver.first_token().await).await;
         assert_eq!(claims["aud"], client.id.as_str());
-        assert_eq!(&claims["sid"], sid, "{}'s logout token carries its own sid", client.id);
+        assert_eq!(
+            &claims["sid"], sid,
+            "{}'s logout token carries its own sid",
+            client.id
+        );
     }
     assert_logged_out(&app, &client_b, "B after the logout at A").await;
 }

@@ -567,7 +567,10 @@ async fn id_and_access_token(
     let body: serde_json::Value = response.json().await.expect("JSON token response");
     (
         body["id_token"].as_str().expect("an ID token").to_owned(),
-        body["access_token"].as_str().expect("an access token").to_owned(),
+        body["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned(),
     )
 }
 
@@ -576,7 +579,8 @@ async fn id_token_hint_for_another_citizen_never_gets_a_code_for_the_session_cit
     // ID tokens live 1 s: every hint below is expired when used, which OIDC Core allows.
     let app = spawn_app_with(|settings| settings.provider.id_token_lifetime_seconds = 1).await;
     app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
-    app.add_citizen("010165-4000", "bo.hansen", PASSWORD, false).await;
+    app.add_citizen("010165-4000", "bo.hansen", PASSWORD, false)
+        .await;
     let client_a = app.add_basic_client("portal-a", REDIRECT_A).await;
     let client_b = app.add_basic_client("portal-b", REDIRECT_B).await;
     let low = [("acr_values", LOW)];
@@ -653,11 +657,17 @@ async fn id_token_hint_for_another_citizen_never_gets_a_code_for_the_session_cit
 
     // Without prompt=none, a hint for someone else means a new login, not Anna's session.
     let started = app
-        .authorize(&client_a, &[("acr_values", LOW), ("id_token_hint", &bo_hint)])
+        .authorize(
+            &client_a,
+            &[("acr_values", LOW), ("id_token_hint", &bo_hint)],
+        )
         .await;
     assert_eq!(started.status, 303);
     let login = started.location.clone().expect("to the login page");
-    assert!(login.starts_with("/login?request="), "a login, not a code: {login}");
+    assert!(
+        login.starts_with("/login?request="),
+        "a login, not a code: {login}"
+    );
     let response = app.submit_password(&login, "bo.hansen", PASSWORD).await;
     assert_eq!(response.status(), 303, "password accepted");
     let parameters = redirect_parameters(&location(&response).expect("back"), REDIRECT_A);

@@ -539,7 +539,12 @@ async fn another_client_presenting_a_code_neither_consumes_it_nor_revokes_its_to
     // RFC 6749 4.1.3: B (properly authenticated) presents A's unredeemed code: invalid_grant,
     // and the code is not used up.
     let answer = read(app.exchange_code(&client_b, &code, &verifier).await).await;
-    assert_token_error(&answer, 400, "invalid_grant", "B presents A's unredeemed code");
+    assert_token_error(
+        &answer,
+        400,
+        "invalid_grant",
+        "B presents A's unredeemed code",
+    );
     let first = read(app.exchange_code(&client_a, &code, &verifier).await).await;
     assert_eq!(first.status, 200, "A still redeems its code: {first:?}");
     let access_token = first.body["access_token"].as_str().expect("access token");
@@ -547,7 +552,12 @@ async fn another_client_presenting_a_code_neither_consumes_it_nor_revokes_its_to
 
     // B presents A's redeemed code: invalid_grant, and A's tokens stay valid.
     let answer = read(app.exchange_code(&client_b, &code, &verifier).await).await;
-    assert_token_error(&answer, 400, "invalid_grant", "B presents A's redeemed code");
+    assert_token_error(
+        &answer,
+        400,
+        "invalid_grant",
+        "B presents A's redeemed code",
+    );
     assert_eq!(
         userinfo(&app, access_token).await.status(),
         200,
@@ -555,11 +565,17 @@ async fn another_client_presenting_a_code_neither_consumes_it_nor_revokes_its_to
     );
     let refreshed = post_token(
         &app,
-        &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
         Some((&client_a.id, &client_a.secret)),
     )
     .await;
-    assert_eq!(refreshed.status, 200, "A's refresh token still works: {refreshed:?}");
+    assert_eq!(
+        refreshed.status, 200,
+        "A's refresh token still works: {refreshed:?}"
+    );
     assert!(refreshed.body["access_token"].is_string());
 }
 

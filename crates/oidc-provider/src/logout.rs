@@ -146,7 +146,10 @@ impl Provider {
             });
         };
         // The hint's sid is its client's own sid for the session (see `session_clients`).
-        let tied = match hint.as_ref().and_then(|hint| Some((&hint.aud, hint.sid.as_deref()?))) {
+        let tied = match hint
+            .as_ref()
+            .and_then(|hint| Some((&hint.aud, hint.sid.as_deref()?)))
+        {
             Some((aud, sid)) => self
                 .store
                 .find_client_sid(&session.sid, aud)

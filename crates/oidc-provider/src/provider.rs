@@ -555,8 +555,10 @@ impl Provider {
             ) {
                 Ok(hint) => Some(hint.sub),
                 Err(_) => {
-                    let error =
-                        request.error(ErrorCode::InvalidRequest, "could not validate id_token_hint");
+                    let error = request.error(
+                        ErrorCode::InvalidRequest,
+                        "could not validate id_token_hint",
+                    );
                     return Ok(Step::Respond(error.to_response(&self.settings.issuer)));
                 }
             },
