@@ -733,6 +733,36 @@ async fn prompt_combinations_give_the_specified_errors() {
 }
 
 #[tokio::test]
+async fn an_id_token_hint_that_does_not_verify_is_invalid_request() {
+    let (app, client) = app_with_client().await;
+    let unsigned = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4In0.";
+    for method in BOTH {
+        for hint in ["garbage", "eyJ.hint.sig", unsigned] {
+            for prompt in ["none", ""] {
+                let (params, state) = valid_params(&client);
+                let params = with(params, "id_token_hint", hint);
+                let params = if prompt.is_empty() {
+                    params
+                } else {
+                    with(params, "prompt", prompt)
+                };
+                let answer = send(&app, method, &params).await;
+                let description = assert_redirect_error(
+                    &app,
+                    &client,
+                    &answer,
+                    "invalid_request",
+                    Some(&state),
+                    &format!("{method:?} id_token_hint={hint} prompt={prompt}"),
+                );
+                assert_eq!(description, "could not validate id_token_hint");
+            }
+        }
+    }
+    assert_still_healthy(&app).await;
+}
+
+#[tokio::test]
 async fn non_numeric_max_age_is_invalid_request() {
     let (app, client) = app_with_client().await;
     for method in BOTH {

@@ -392,6 +392,71 @@ async fn a_reused_refresh_token_revokes_its_whole_family() {
 }
 
 #[tokio::test]
+async fn a_replayed_code_revokes_its_refresh_token_family_and_every_access_token() {
+    let app = spawn_app().await;
+    app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
+    let client = add_refresh_client(&app, "portal", REDIRECT_A).await;
+    let (code, started) = app
+        .login_for_code(
+            &client,
+            USER_ID,
+            PASSWORD,
+            &[("acr_values", LOW), ("scope", "openid profile")],
+        )
+        .await;
+    let first = redeem(&app, &client, &code, &started).await;
+    let first_refresh = text(&first, "refresh_token").to_owned();
+    let first_access = text(&first, "access_token").to_owned();
+    let (status, second) = refresh(&app, &client, &first_refresh, None).await;
+    assert_eq!(status, 200, "refresh: {second}");
+    let second_refresh = text(&second, "refresh_token").to_owned();
+    let second_access = text(&second, "access_token").to_owned();
+    assert_eq!(userinfo(&app, &second_access).await.status(), 200);
+
+    // RFC 6749 4.1.2, RFC 9700 4.5: the replay revokes every token issued based on the code.
+    let replay = json_answer(
+        app.exchange_code(&client, &code, &started.pkce.verifier)
+            .await,
+    )
+    .await;
+    assert_token_error(&replay, "invalid_grant", "the replayed code");
+
+    // The rotated (unused) refresh token first: before the fix it still worked.
+    let rotated = refresh(&app, &client, &second_refresh, None).await;
+    assert_token_error(&rotated, "invalid_grant", "the rotated refresh token");
+    let original = refresh(&app, &client, &first_refresh, None).await;
+    assert_token_error(&original, "invalid_grant", "the original refresh token");
+    for (token, what) in [
+        (&first_access, "first access token"),
+        (&second_access, "refreshed access token"),
+    ] {
+        assert_eq!(
+            userinfo(&app, token).await.status(),
+            401,
+            "{what} at /userinfo"
+        );
+        assert_eq!(
+            introspect(&app, &client, token).await,
+            serde_json::json!({ "active": false }),
+            "{what}"
+        );
+    }
+    for (token, what) in [(&first_refresh, "original"), (&second_refresh, "rotated")] {
+        assert_eq!(
+            introspect(&app, &client, token).await,
+            serde_json::json!({ "active": false }),
+            "the {what} refresh token"
+        );
+    }
+    assert_eq!(app.audit_count("token.code_reuse_revoked").await, 1);
+    assert_eq!(
+        app.audit_count("token.refresh_reuse_suspected_theft").await,
+        0,
+        "a refresh token of a revoked family is no theft signal"
+    );
+}
+
+#[tokio::test]
 async fn a_refresh_can_narrow_but_never_widen_the_scope_and_keeps_the_acr() {
     let app = spawn_app().await;
     app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
@@ -651,6 +716,139 @@ async fn logout_at_one_client_reaches_another_by_back_channel() {
         1,
         "exactly one logout token (A has no back-channel URI)"
     );
+}
+
+/// The front-channel logout URLs in the `<iframe src>` of a logout page, HTML-unescaped.
+fn frontchannel_urls(page: &str) -> Vec<String> {
+    page.split("<iframe src=\"")
+        .skip(1)
+        .map(|rest| {
+            rest[..rest.find('"').expect("closing quote")]
+                .replace("&#x2f;", "/")
+                .replace("&#x27;", "'")
+                .replace("&quot;", "\"")
+                .replace("&amp;", "&")
+        })
+        .collect()
+}
+
+/// A client on `redirect_uri` whose back-channel logout endpoint is `receiver` and whose
+/// front-channel logout URI is `frontchannel` (loaded by the browser only, never by Segl).
+async fn add_logout_client(
+    app: &TestApp,
+    id: &str,
+    redirect_uri: &str,
+    receiver: &LogoutReceiver,
+    frontchannel: &str,
+) -> TestClient {
+    app.add_client(ClientRegistration {
+        id: id.to_owned(),
+        name: format!("Client {id}"),
+        redirect_uris: vec![redirect_uri.to_owned()],
+        auth_method: "client_secret_basic".to_owned(),
+        scopes: vec!["profile".to_owned()],
+        backchannel_logout_uri: Some(receiver.url.clone()),
+        frontchannel_logout_uri: Some(frontchannel.to_owned()),
+        ..Default::default()
+    })
+    .await
+}
+
+/// A code at `client` by single sign-on (`prompt=none`), redeemed.
+async fn single_sign_on(app: &TestApp, client: &TestClient) -> Value {
+    let started = app
+        .authorize(client, &[("prompt", "none"), ("acr_values", LOW)])
+        .await;
+    assert_eq!(started.status, 303);
+    let back = started.location.clone().expect("redirect to the client");
+    let code = query_value(&back, "code").expect("a code without a login");
+    redeem(app, client, &code, &started).await
+}
+
+#[tokio::test]
+async fn each_client_of_a_session_gets_a_sid_of_its_own_in_every_token_and_logout() {
+    let app = spawn_app().await;
+    app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
+    let (receiver_a, receiver_b) = (LogoutReceiver::start().await, LogoutReceiver::start().await);
+    let client_a = add_logout_client(
+        &app,
+        "portal-a",
+        REDIRECT_A,
+        &receiver_a,
+        "http://localhost:9001/fc",
+    )
+    .await;
+    let client_b = add_logout_client(
+        &app,
+        "portal-b",
+        REDIRECT_B,
+        &receiver_b,
+        "http://127.0.0.1:9002/fc",
+    )
+    .await;
+    let tokens_a = log_in_and_redeem(&app, &client_a, "openid profile").await;
+    let tokens_b = single_sign_on(&app, &client_b).await;
+    let sid_a = jwt_claims(text(&tokens_a, "id_token"))["sid"].clone();
+    let sid_b = jwt_claims(text(&tokens_b, "id_token"))["sid"].clone();
+    assert!(sid_a.as_str().is_some_and(|sid| sid.len() >= 32), "{sid_a}");
+    assert!(sid_b.as_str().is_some_and(|sid| sid.len() >= 32), "{sid_b}");
+    assert_ne!(sid_a, sid_b, "one SSO session, a sid per client");
+    // The access tokens (JWTs the clients can read) carry the same per-client sid.
+    assert_eq!(jwt_claims(text(&tokens_a, "access_token"))["sid"], sid_a);
+    assert_eq!(jwt_claims(text(&tokens_b, "access_token"))["sid"], sid_b);
+    // A client keeps its sid for the session: a second code at A carries the same one.
+    let again_a = single_sign_on(&app, &client_a).await;
+    assert_eq!(jwt_claims(text(&again_a, "id_token"))["sid"], sid_a);
+    assert_eq!(
+        userinfo(&app, text(&tokens_b, "access_token"))
+            .await
+            .status(),
+        200
+    );
+
+    // The hint carries A's sid: it still ties the logout to the browser's session.
+    let response = logout_with_hint(&app, text(&tokens_a, "id_token")).await;
+    assert_eq!(response.status(), 200, "logged out without confirmation");
+    let page = response.text().await.expect("page");
+    assert!(
+        !page.contains("name=\"confirm\""),
+        "no confirmation asked:\n{page}"
+    );
+    let frontchannel = frontchannel_urls(&page);
+    assert_eq!(frontchannel.len(), 2, "two iframes:\n{page}");
+    for (prefix, sid) in [
+        ("http://localhost:9001/fc?", &sid_a),
+        ("http://127.0.0.1:9002/fc?", &sid_b),
+    ] {
+        let url = frontchannel
+            .iter()
+            .find(|url| url.starts_with(prefix))
+            .unwrap_or_else(|| panic!("an iframe for {prefix} in {frontchannel:?}"));
+        assert_eq!(
+            query_value(url, "iss").as_deref(),
+            Some(issuer(&app).as_str())
+        );
+        assert_eq!(
+            query_value(url, "sid").as_deref(),
+            sid.as_str(),
+            "the front-channel URL carries that client's own sid"
+        );
+    }
+
+    let jwks = format!("{}/jwks", app.address);
+    for (receiver, client, sid) in [
+        (&receiver_a, &client_a, &sid_a),
+        (&receiver_b, &client_b, &sid_b),
+    ] {
+        let (_, claims) = verified_jwt(&jwks, &receiver.first_token().await).await;
+        assert_eq!(claims["aud"], client.id.as_str());
+        assert_eq!(
+            &claims["sid"], sid,
+            "{}'s logout token carries its own sid",
+            client.id
+        );
+    }
+    assert_logged_out(&app, &client_b, "B after the logout at A").await;
 }
 
 #[tokio::test]

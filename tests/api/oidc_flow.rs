@@ -3,8 +3,8 @@
 //! what the login page and every response look like to a browser.
 
 use crate::helpers::{
-    hidden_field, jwt_claims, location, spawn_app, Pkce, Started, TestApp, TestClient, CPR, LOW,
-    SUBSTANTIAL,
+    hidden_field, jwt_claims, location, query_value, spawn_app, spawn_app_with, Pkce, Started,
+    TestApp, TestClient, CPR, LOW, SUBSTANTIAL,
 };
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
@@ -411,7 +411,8 @@ async fn second_client_gets_a_code_with_prompt_none_after_login_at_the_first() {
     // Pairwise subjects (OIDC Core 8.1): localhost and 127.0.0.1 are different sectors.
     assert_ne!(claims_a["sub"], claims_b["sub"]);
     assert!(claims_b["sub"].as_str().is_some_and(|sub| !sub.is_empty()));
-    assert_eq!(claims_a["sid"], claims_b["sid"], "one SSO session");
+    // One SSO session, but a sid per client: sectors cannot join their subjects on it.
+    assert_ne!(claims_a["sid"], claims_b["sid"], "a sid per client");
     assert_eq!(claims_a["auth_time"], claims_b["auth_time"]);
     assert_eq!(claims_b["acr"], LOW);
     assert_eq!(sorted_amr(&claims_b), ["pwd"]);
@@ -500,6 +501,7 @@ async fn a_low_session_steps_up_with_only_the_code() {
         .current_totp_code(citizen.id)
         .await
         .expect("TOTP code");
+    let before_code = now();
     let response = app.submit_code(&login, &totp).await;
     assert_eq!(response.status(), 303, "code accepted");
     let parameters = redirect_parameters(&location(&response).expect("back"), REDIRECT_A);
@@ -507,12 +509,170 @@ async fn a_low_session_steps_up_with_only_the_code() {
     let substantial = id_token_claims(&app, &client, single(&parameters, "code"), &started).await;
     assert_eq!(substantial["acr"], SUBSTANTIAL);
     assert_eq!(sorted_amr(&substantial), ["mfa", "otp", "pwd"]);
-    assert_eq!(
-        substantial["auth_time"], low["auth_time"],
-        "a step-up keeps auth_time"
+    // auth_time is when the level was reached: the step-up moves it.
+    let auth_time = substantial["auth_time"].as_i64().expect("auth_time");
+    assert!(
+        auth_time >= before_code && auth_time >= low["auth_time"].as_i64().expect("auth_time"),
+        "a step-up moves auth_time to the code's time {before_code}: {auth_time}"
     );
     assert_eq!(substantial["sid"], low["sid"], "the same session, raised");
     assert_eq!(substantial["sub"], low["sub"]);
+}
+
+#[tokio::test]
+async fn auth_time_is_when_the_second_factor_completed_the_login() {
+    let app = spawn_app().await;
+    let citizen = app.add_citizen(CPR, USER_ID, PASSWORD, true).await;
+    let client = app.add_basic_client("portal", REDIRECT_A).await;
+    let (started, login) = start_login(&app, &client, &[]).await;
+    let before_password = now();
+    let response = app.submit_password(&login, USER_ID, PASSWORD).await;
+    assert_eq!(response.status(), 303, "password accepted");
+    let after_password = now();
+    // A slow second factor (the provider's clock is the system clock).
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let totp = app
+        .services
+        .registry
+        .current_totp_code(citizen.id)
+        .await
+        .expect("TOTP code");
+    let before_code = now();
+    let response = app.submit_code(&login, &totp).await;
+    assert_eq!(response.status(), 303, "code accepted");
+    let after_code = now();
+    let parameters = redirect_parameters(&location(&response).expect("back"), REDIRECT_A);
+    let claims = id_token_claims(&app, &client, single(&parameters, "code"), &started).await;
+    assert_eq!(claims["acr"], SUBSTANTIAL);
+    let auth_time = claims["auth_time"].as_i64().expect("auth_time");
+    assert!(
+        before_code <= auth_time && auth_time <= after_code,
+        "auth_time {auth_time} is the code step [{before_code}, {after_code}], \
+         not the password step [{before_password}, {after_password}]"
+    );
+    assert!(auth_time > after_password, "after the password step");
+}
+
+/// Redeems `code` at `client`: the raw ID token and access token.
+async fn id_and_access_token(
+    app: &TestApp,
+    client: &TestClient,
+    code: &str,
+    started: &Started,
+) -> (String, String) {
+    let response = app
+        .exchange_code(client, code, &started.pkce.verifier)
+        .await;
+    assert_eq!(response.status(), 200, "token response");
+    let body: serde_json::Value = response.json().await.expect("JSON token response");
+    (
+        body["id_token"].as_str().expect("an ID token").to_owned(),
+        body["access_token"]
+            .as_str()
+            .expect("an access token")
+            .to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn id_token_hint_for_another_citizen_never_gets_a_code_for_the_session_citizen() {
+    // ID tokens live 1 s: every hint below is expired when used, which OIDC Core allows.
+    let app = spawn_app_with(|settings| settings.provider.id_token_lifetime_seconds = 1).await;
+    app.add_citizen(CPR, USER_ID, PASSWORD, false).await;
+    app.add_citizen("010165-4000", "bo.hansen", PASSWORD, false)
+        .await;
+    let client_a = app.add_basic_client("portal-a", REDIRECT_A).await;
+    let client_b = app.add_basic_client("portal-b", REDIRECT_B).await;
+    let low = [("acr_values", LOW)];
+    let (code, started) = app
+        .login_for_code(&client_a, "bo.hansen", PASSWORD, &low)
+        .await;
+    let (bo_hint, _) = id_and_access_token(&app, &client_a, &code, &started).await;
+    // The browser's session becomes Anna's.
+    let (code, started) = app
+        .login_for_code(
+            &client_a,
+            USER_ID,
+            PASSWORD,
+            &[("acr_values", LOW), ("prompt", "login")],
+        )
+        .await;
+    let (anna_hint, anna_access) = id_and_access_token(&app, &client_a, &code, &started).await;
+    let started = app
+        .authorize(&client_b, &[("prompt", "none"), ("acr_values", LOW)])
+        .await;
+    let code = query_value(&started.location.clone().expect("to B"), "code").expect("SSO code");
+    let (anna_hint_for_b, _) = id_and_access_token(&app, &client_b, &code, &started).await;
+    let anna_sub = jwt_claims(&anna_hint)["sub"].clone();
+    let bo_sub = jwt_claims(&bo_hint)["sub"].clone();
+    assert_ne!(anna_sub, bo_sub);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+
+    let prompt_none = |hint: String| {
+        let app = &app;
+        let client = &client_a;
+        async move {
+            let started = app
+                .authorize(
+                    client,
+                    &[
+                        ("prompt", "none"),
+                        ("acr_values", LOW),
+                        ("id_token_hint", &hint),
+                    ],
+                )
+                .await;
+            assert_eq!(started.status, 303, "prompt=none redirects");
+            let back = started.location.clone().expect("redirect to the client");
+            (redirect_parameters(&back, REDIRECT_A), started)
+        }
+    };
+    // OIDC Core 3.1.2.1: the hint names the logged-in citizen (expired, still a hint): a code.
+    let (parameters, started) = prompt_none(anna_hint.clone()).await;
+    assert_eq!(names(&parameters), ["code", "iss", "state"]);
+    let claims = id_token_claims(&app, &client_a, single(&parameters, "code"), &started).await;
+    assert_eq!(claims["sub"], anna_sub);
+    // Someone else: login_required, never a code for Anna.
+    let (parameters, _) = prompt_none(bo_hint.clone()).await;
+    assert_eq!(
+        names(&parameters),
+        ["error", "error_description", "iss", "state"]
+    );
+    assert_eq!(single(&parameters, "error"), "login_required");
+    // A hint that does not verify as our ID token for this client: invalid_request.
+    for (hint, case) in [
+        (anna_hint_for_b, "an ID token for another client"),
+        (anna_access, "an access token"),
+        ("not.a.jwt".to_owned(), "garbage"),
+        (format!("{anna_hint}x"), "a broken signature"),
+    ] {
+        let (parameters, _) = prompt_none(hint).await;
+        assert_eq!(single(&parameters, "error"), "invalid_request", "{case}");
+        assert_eq!(
+            single(&parameters, "error_description"),
+            "could not validate id_token_hint",
+            "{case}"
+        );
+    }
+
+    // Without prompt=none, a hint for someone else means a new login, not Anna's session.
+    let started = app
+        .authorize(
+            &client_a,
+            &[("acr_values", LOW), ("id_token_hint", &bo_hint)],
+        )
+        .await;
+    assert_eq!(started.status, 303);
+    let login = started.location.clone().expect("to the login page");
+    assert!(
+        login.starts_with("/login?request="),
+        "a login, not a code: {login}"
+    );
+    let response = app.submit_password(&login, "bo.hansen", PASSWORD).await;
+    assert_eq!(response.status(), 303, "password accepted");
+    let parameters = redirect_parameters(&location(&response).expect("back"), REDIRECT_A);
+    let claims = id_token_claims(&app, &client_a, single(&parameters, "code"), &started).await;
+    assert_eq!(claims["sub"], bo_sub, "the citizen who logged in");
 }
 
 /// Asserts the 403 page that ends a login the citizen cannot complete: a "back to the service"

@@ -520,6 +520,66 @@ async fn code_issued_to_another_client_is_invalid_grant() {
 }
 
 #[tokio::test]
+async fn another_client_presenting_a_code_neither_consumes_it_nor_revokes_its_tokens() {
+    let app = spawn_app().await;
+    let client_a = app
+        .add_client(ClientRegistration {
+            id: "rp-a".to_owned(),
+            name: "Client rp-a".to_owned(),
+            redirect_uris: vec![CALLBACK.to_owned()],
+            auth_method: "client_secret_basic".to_owned(),
+            scopes: vec!["profile".to_owned()],
+            refresh_tokens: true,
+            ..Default::default()
+        })
+        .await;
+    let client_b = app.add_basic_client("rp-b", CALLBACK).await;
+    let (code, verifier) = code_for(&app, &client_a).await;
+
+    // RFC 6749 4.1.3: B (properly authenticated) presents A's unredeemed code: invalid_grant,
+    // and the code is not used up.
+    let answer = read(app.exchange_code(&client_b, &code, &verifier).await).await;
+    assert_token_error(
+        &answer,
+        400,
+        "invalid_grant",
+        "B presents A's unredeemed code",
+    );
+    let first = read(app.exchange_code(&client_a, &code, &verifier).await).await;
+    assert_eq!(first.status, 200, "A still redeems its code: {first:?}");
+    let access_token = first.body["access_token"].as_str().expect("access token");
+    let refresh_token = first.body["refresh_token"].as_str().expect("refresh token");
+
+    // B presents A's redeemed code: invalid_grant, and A's tokens stay valid.
+    let answer = read(app.exchange_code(&client_b, &code, &verifier).await).await;
+    assert_token_error(
+        &answer,
+        400,
+        "invalid_grant",
+        "B presents A's redeemed code",
+    );
+    assert_eq!(
+        userinfo(&app, access_token).await.status(),
+        200,
+        "A's access token still works"
+    );
+    let refreshed = post_token(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+        Some((&client_a.id, &client_a.secret)),
+    )
+    .await;
+    assert_eq!(
+        refreshed.status, 200,
+        "A's refresh token still works: {refreshed:?}"
+    );
+    assert!(refreshed.body["access_token"].is_string());
+}
+
+#[tokio::test]
 async fn unknown_code_is_invalid_grant() {
     let app = spawn_app().await;
     let client = app.add_basic_client("rp-basic", CALLBACK).await;

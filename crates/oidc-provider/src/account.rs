@@ -200,7 +200,7 @@ impl Provider {
                 continue;
             }
             let mut clients = Vec::new();
-            for client_id in self.store.find_session_clients(&session.sid).await? {
+            for (client_id, _) in self.store.find_session_clients(&session.sid).await? {
                 let name = self
                     .store
                     .find_client(&client_id)

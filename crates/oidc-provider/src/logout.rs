@@ -149,7 +149,18 @@ impl Provider {
                 ended: false,
             });
         };
-        let tied = hint.as_ref().and_then(|hint| hint.sid.as_deref()) == Some(session.sid.as_str());
+        // The hint's sid is its client's own sid for the session (see `session_clients`).
+        let tied = match hint
+            .as_ref()
+            .and_then(|hint| Some((&hint.aud, hint.sid.as_deref()?)))
+        {
+            Some((aud, sid)) => self
+                .store
+                .find_client_sid(&session.sid, aud)
+                .await?
+                .is_some_and(|client_sid| client_sid == sid),
+            None => false,
+        };
         let confirmed = match (confirmed_with, session_cookie) {
             (Some(presented), Some(cookie)) => {
                 bool::from(presented.as_bytes().ct_eq(confirm_token(cookie).as_bytes()))
@@ -185,16 +196,16 @@ impl Provider {
         let mut frontchannel = Vec::new();
         let mut deliveries = Vec::new();
         let mut events = vec![AuditEvent::new("logout", Some(citizen_id), "citizen", at)];
-        for client_id in self.store.find_session_clients(sid).await? {
+        for (client_id, client_sid) in self.store.find_session_clients(sid).await? {
             let Some(client) = self.store.find_client(&client_id).await? else {
                 continue;
             };
             if let Some(uri) = &client.frontchannel_logout_uri {
-                // Front-Channel Logout 1.0 2: iss and sid as query parameters.
+                // Front-Channel Logout 1.0 2: iss and the client's own sid as query parameters.
                 if let Ok(mut url) = url::Url::parse(uri) {
                     url.query_pairs_mut()
                         .append_pair("iss", &self.settings.issuer)
-                        .append_pair("sid", sid);
+                        .append_pair("sid", &client_sid);
                     frontchannel.push(url.to_string());
                 }
             }
@@ -203,6 +214,7 @@ impl Provider {
                     id: tokens::random_token()?,
                     client_id: client.id.clone(),
                     citizen_id,
+                    sid: client_sid.clone(),
                 });
             }
             events.push(

@@ -55,6 +55,13 @@ fn may_name_principal(client: &Client, principal: &citizen_registry::Principal) 
     }
 }
 
+/// The claims of an `id_token_hint` at `/authorize` that matter (signature, `iss` and `aud`
+/// are checked when it is verified; `exp` is not: a hint may be expired).
+#[derive(Deserialize)]
+struct HintClaims {
+    sub: String,
+}
+
 /// The citizen and the factors proven so far of a login waiting for its second factor.
 fn pending_factor_state(citizen_id: &str, amr: &str) -> Result<(Uuid, Vec<String>), StoreError> {
     let citizen_id =
@@ -179,7 +186,10 @@ pub enum DenialReason {
 pub(crate) struct Grant {
     pub client_id: String,
     pub citizen_id: Uuid,
+    /// The SSO session (internal: never in a token).
     pub sid: String,
+    /// The client's own sid for the session: the `sid` of its tokens.
+    pub client_sid: String,
     pub scopes: Vec<String>,
     pub acr: String,
     pub amr: Vec<String>,
@@ -196,9 +206,6 @@ struct PendingRequest {
     /// Wrong one-time codes so far.
     #[serde(default)]
     code_failures: u32,
-    /// When the password was verified: the `auth_time` of the login (OIDC Core 2).
-    #[serde(default)]
-    first_factor_at: Option<i64>,
     /// Logged in (this SSO session); waiting for the citizen to choose an identity.
     #[serde(default)]
     choose_sid: Option<String>,
@@ -547,6 +554,27 @@ impl Provider {
                 return Ok(Step::Respond(error.to_response(&self.settings.issuer)));
             }
         };
+        // OIDC Core 3.1.2.1: the hint is an ID token we issued to this client (an expired one
+        // will do); one that does not verify is refused.
+        let hinted_sub = match &request.id_token_hint {
+            Some(token) => match self.keys.verify::<HintClaims>(
+                token,
+                "JWT",
+                &self.settings.issuer,
+                Some(&client.id),
+                false,
+            ) {
+                Ok(hint) => Some(hint.sub),
+                Err(_) => {
+                    let error = request.error(
+                        ErrorCode::InvalidRequest,
+                        "could not validate id_token_hint",
+                    );
+                    return Ok(Step::Respond(error.to_response(&self.settings.issuer)));
+                }
+            },
+            None => None,
+        };
         let at = now();
         let session = match session_cookie {
             Some(cookie) => self.store.find_session(&tokens::sha256_hex(cookie)).await?,
@@ -559,9 +587,23 @@ impl Provider {
         };
         // A session whose citizen was suspended since counts as no session.
         let live = live.filter(|_| citizen.is_some());
+        // A hint naming someone else than the session's citizen (compared as this client's
+        // pairwise subject): never a code for the session's citizen. With prompt=none that is
+        // login_required; otherwise the citizen logs in again.
+        let hint_mismatch = match (&hinted_sub, &citizen) {
+            (Some(sub), Some(citizen)) => *sub != self.subject(&client, citizen.id),
+            _ => false,
+        };
+        if hint_mismatch && request.prompt == Prompt::None {
+            let error = request.error(
+                ErrorCode::LoginRequired,
+                "the citizen named by id_token_hint is not logged in",
+            );
+            return Ok(Step::Respond(error.to_response(&self.settings.issuer)));
+        }
         let requirements = Requirements {
             prompt_none: request.prompt == Prompt::None,
-            prompt_login: request.prompt == Prompt::Login,
+            prompt_login: request.prompt == Prompt::Login || hint_mismatch,
             max_age: request.max_age,
             level,
         };
@@ -653,7 +695,6 @@ impl Provider {
                         None
                     },
                     code_failures: 0,
-                    first_factor_at: None,
                     choose_sid: None,
                     second_factor: step_up_factor,
                     passkey_challenge: None,
@@ -1007,7 +1048,6 @@ impl Provider {
                     level: session.aal,
                     step_up_sid: None,
                     code_failures: 0,
-                    first_factor_at: None,
                     choose_sid: Some(session.sid.clone()),
                     second_factor: None,
                     passkey_challenge: None,
@@ -1140,9 +1180,8 @@ impl Provider {
         {
             TotpOutcome::Accepted => {
                 level::add_factor(&mut amr, SecondFactor::OneTimeCode.amr());
-                let auth_time = self.first_factor_time(&row, &pending).await?;
-                self.after_factor(row, pending, citizen, amr, auth_time)
-                    .await
+                // auth_time: when the factor that completes the level was verified.
+                self.after_factor(row, pending, citizen, amr, now()).await
             }
             TotpOutcome::Rejected => {
                 pending.passkey_challenge = None;
@@ -1150,22 +1189,6 @@ impl Provider {
                     .await
             }
         }
-    }
-
-    /// auth_time stays the time of the first factor (docs/nemlogin.md section 2).
-    async fn first_factor_time(
-        &self,
-        row: &PendingRow,
-        pending: &PendingRequest,
-    ) -> Result<i64, InternalError> {
-        Ok(match &pending.step_up_sid {
-            Some(sid) => self
-                .store
-                .find_session_by_sid(sid)
-                .await?
-                .map_or_else(now, |session| session.auth_time),
-            None => pending.first_factor_at.unwrap_or(row.created_at),
-        })
     }
 
     /// The passkey form: the browser's answer to the challenge stored with the request.
@@ -1244,9 +1267,7 @@ impl Provider {
                 .await;
         }
         level::add_factor(&mut amr, SecondFactor::Passkey.amr());
-        let auth_time = self.first_factor_time(&row, &pending).await?;
-        self.after_factor(row, pending, citizen, amr, auth_time)
-            .await
+        self.after_factor(row, pending, citizen, amr, now()).await
     }
 
     /// A wrong code or refused passkey: count it; after too many, the login ends with
@@ -1326,7 +1347,6 @@ impl Provider {
                 ));
             };
             let mut pending = pending;
-            pending.first_factor_at = Some(auth_time);
             pending.second_factor = Some(factor);
             let request = pending_json(&pending)?;
             self.store
@@ -1357,10 +1377,12 @@ impl Provider {
                 let Some(mut session) = self.store.find_session_by_sid(sid).await? else {
                     return Ok(FormOutcome::Expired);
                 };
+                // The session is now at a higher level, reached at `auth_time`.
                 session.amr = amr;
                 session.aal = aal;
+                session.auth_time = auth_time;
                 self.store
-                    .update_session(sid, &session.amr, aal, at)
+                    .update_session_reauthenticated(sid, &session.amr, aal, auth_time)
                     .await?;
                 (session, None)
             }
@@ -1457,10 +1479,12 @@ impl Provider {
                 expires_at: at + self.settings.code_lifetime_seconds,
             })
             .await?;
+        // A fresh sid for this client; kept if the client already took part in the session.
         self.store
             .insert_session_client(
                 &session.sid,
                 &client.id,
+                &tokens::random_token()?,
                 session.absolute_expires_at,
                 &context,
             )
@@ -1587,20 +1611,13 @@ impl Provider {
             ));
         };
         let at = now();
-        if row.redeemed_at.is_some() {
-            self.revoke_grant(&row).await?;
-            return Err(TokenError::InvalidGrant(
-                "the code was already used; tokens issued from it are revoked".into(),
-            ));
-        }
         // RFC 6749 4.1.3: the code is bound to the client and redirect URI; RFC 7636 4.6: PKCE.
+        // These come first: a client that is not the code's own learns only invalid_grant, and
+        // neither consumes the code nor revokes what was issued from it.
         if row.client_id != client.id {
             return Err(TokenError::InvalidGrant(
                 "the code was issued to another client".into(),
             ));
-        }
-        if at >= row.expires_at {
-            return Err(TokenError::InvalidGrant("the code has expired".into()));
         }
         if row.redirect_uri != redirect_uri {
             return Err(TokenError::InvalidGrant(
@@ -1615,6 +1632,15 @@ impl Provider {
                 "code_verifier does not match the code_challenge".into(),
             ));
         }
+        if row.redeemed_at.is_some() {
+            self.revoke_grant(&row).await?;
+            return Err(TokenError::InvalidGrant(
+                "the code was already used; tokens issued from it are revoked".into(),
+            ));
+        }
+        if at >= row.expires_at {
+            return Err(TokenError::InvalidGrant("the code has expired".into()));
+        }
         let session = self.store.find_session_by_sid(&row.sid).await?;
         if session.is_none_or(|session| session.ended_at.is_some()) {
             return Err(TokenError::InvalidGrant(
@@ -1626,6 +1652,11 @@ impl Provider {
         let Some(citizen) = self.active_citizen(citizen_id).await? else {
             return Err(TokenError::InvalidGrant(
                 "the citizen can no longer log in".into(),
+            ));
+        };
+        let Some(client_sid) = self.store.find_client_sid(&row.sid, &client.id).await? else {
+            return Err(TokenError::InvalidGrant(
+                "the login session has ended".into(),
             ));
         };
         let scopes: Vec<String> = serde_json::from_str(&row.scopes)
@@ -1651,6 +1682,7 @@ impl Provider {
             client_id: client.id.clone(),
             citizen_id: citizen.id,
             sid: row.sid.clone(),
+            client_sid: client_sid.clone(),
             scopes: scopes.clone(),
             acr: row.acr.clone(),
             amr: amr.clone(),
@@ -1688,7 +1720,7 @@ impl Provider {
             amr,
             azp: client.id.clone(),
             at_hash: tokens::at_hash(client.id_token_alg, &access_token),
-            sid: row.sid.clone(),
+            sid: client_sid,
             claims: released,
         };
         let id_token = self.sign(client.id_token_alg, Some("JWT"), &id_claims)?;
@@ -1723,17 +1755,27 @@ impl Provider {
             auth_time: Some(grant.auth_time),
             acr: Some(grant.acr.clone()),
             amr: Some(grant.amr.clone()),
-            sid: Some(grant.sid.clone()),
+            sid: Some(grant.client_sid.clone()),
         };
         self.sign(SigningAlg::ES256, Some("at+jwt"), &claims)
     }
 
-    /// RFC 6749 10.5: a reused code revokes the tokens issued from it.
-    async fn revoke_grant(&self, row: &crate::store::CodeRow) -> Result<(), StoreError> {
+    /// RFC 6749 4.1.2 and 10.5, RFC 9700 4.5: a reused code revokes the whole grant: the
+    /// access token issued from it, and the refresh token family issued with it together with
+    /// every access token its refreshes issued.
+    async fn revoke_grant(&self, row: &crate::store::CodeRow) -> Result<(), InternalError> {
         if let Some(jti) = &row.access_jti {
             let expires =
                 row.redeemed_at.unwrap_or_else(now) + self.settings.access_token_lifetime_seconds;
             self.store.insert_revoked_token(jti, expires).await?;
+            if let Some(refresh) = self
+                .store
+                .find_refresh_token_of_code(&row.sid, &row.client_id, jti)
+                .await?
+            {
+                self.revoke_family(&refresh, now(), crate::refresh::Revocation::CodeReuse)
+                    .await?;
+            }
         }
         tracing::warn!(client_id = %row.client_id, "authorization code reused; its tokens were revoked");
         Ok(())
@@ -1944,7 +1986,10 @@ impl Provider {
         if self.store.is_revoked(&claims.jti).await? {
             return Ok(Err("the access token was revoked"));
         }
-        let session = self.store.find_session_by_sid(sid).await?;
+        let session = self
+            .store
+            .find_session_by_client_sid(&claims.client_id, sid)
+            .await?;
         let Some(session) = session.filter(|session| session.ended_at.is_none()) else {
             return Ok(Err("the login session has ended"));
         };

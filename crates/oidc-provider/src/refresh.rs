@@ -23,6 +23,17 @@ fn single<'a>(form: &'a [(String, String)], name: &str) -> Result<Option<&'a str
     Ok(first)
 }
 
+/// Why a refresh token family is revoked (the audit event kind and actor follow from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Revocation {
+    /// A used refresh token was presented again: suspected theft.
+    RefreshReuse,
+    /// The authorization code of the grant was replayed.
+    CodeReuse,
+    /// The client revoked it (RFC 7009).
+    Client,
+}
+
 fn corrupt(what: &str) -> TokenError {
     TokenError::Internal(InternalError::Store(crate::store::StoreError::Corrupt(
         what.to_owned(),
@@ -59,6 +70,7 @@ impl Provider {
                 client_id: client.id.clone(),
                 citizen_id: grant.citizen_id.to_string(),
                 sid: grant.sid.clone(),
+                client_sid: grant.client_sid.clone(),
                 scopes: serde_json::to_string(&grant.scopes).unwrap_or_default(),
                 acr: grant.acr.clone(),
                 amr: serde_json::to_string(&grant.amr).unwrap_or_default(),
@@ -102,7 +114,8 @@ impl Provider {
             ));
         }
         if row.used_at.is_some() {
-            self.revoke_family(&row, at, true).await?;
+            self.revoke_family(&row, at, Revocation::RefreshReuse)
+                .await?;
             return Err(TokenError::InvalidGrant(
                 "the refresh token was already used; its grant is revoked".into(),
             ));
@@ -149,7 +162,8 @@ impl Provider {
         // Only a request answered with tokens uses the token up: a refused one may be retried.
         // Compare-and-set: of two concurrent refreshes with one token, the loser is a reuse.
         if !self.store.update_refresh_used(&token_hash, at).await? {
-            self.revoke_family(&row, at, true).await?;
+            self.revoke_family(&row, at, Revocation::RefreshReuse)
+                .await?;
             return Err(TokenError::InvalidGrant(
                 "the refresh token was already used; its grant is revoked".into(),
             ));
@@ -158,6 +172,7 @@ impl Provider {
             client_id: client.id.clone(),
             citizen_id,
             sid: row.sid.clone(),
+            client_sid: row.client_sid.clone(),
             scopes: scopes.clone(),
             acr: row.acr.clone(),
             amr: serde_json::from_str(&row.amr).map_err(|_| corrupt("refresh amr"))?,
@@ -192,11 +207,11 @@ impl Provider {
     }
 
     /// Revokes every token of a family and the access tokens issued from it.
-    async fn revoke_family(
+    pub(crate) async fn revoke_family(
         &self,
         row: &RefreshRow,
         at: i64,
-        suspected_theft: bool,
+        why: Revocation,
     ) -> Result<(), InternalError> {
         let access = self
             .store
@@ -211,11 +226,13 @@ impl Provider {
                 .await?;
         }
         let citizen = Uuid::parse_str(&row.citizen_id).ok();
-        let (kind, actor) = if suspected_theft {
-            tracing::warn!(client_id = %row.client_id, "refresh token reused: grant revoked as suspected theft");
-            ("token.refresh_reuse_suspected_theft", "system")
-        } else {
-            ("token.revoked", "client")
+        let (kind, actor) = match why {
+            Revocation::RefreshReuse => {
+                tracing::warn!(client_id = %row.client_id, "refresh token reused: grant revoked as suspected theft");
+                ("token.refresh_reuse_suspected_theft", "system")
+            }
+            Revocation::CodeReuse => ("token.code_reuse_revoked", "system"),
+            Revocation::Client => ("token.revoked", "client"),
         };
         let event = AuditEvent::new(kind, citizen, actor, at).with_client(&row.client_id);
         self.registry
@@ -243,7 +260,7 @@ impl Provider {
             .await?
         {
             if row.client_id == client.id {
-                self.revoke_family(&row, at, false).await?;
+                self.revoke_family(&row, at, Revocation::Client).await?;
             }
             return Ok(());
         }
@@ -327,7 +344,10 @@ impl Provider {
             return Ok(inactive);
         }
         if let Some(sid) = &claims.sid {
-            let session = self.store.find_session_by_sid(sid).await?;
+            let session = self
+                .store
+                .find_session_by_client_sid(&claims.client_id, sid)
+                .await?;
             if session.is_none_or(|session| session.ended_at.is_some()) {
                 return Ok(inactive);
             }

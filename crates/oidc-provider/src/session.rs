@@ -14,7 +14,8 @@ pub struct SessionPolicy {
 pub struct SsoSession {
     pub sid: String,
     pub citizen_id: uuid::Uuid,
-    /// When the first factor was presented (OIDC `auth_time`); a step-up does not move it.
+    /// When the authentication at the session's level completed (OIDC `auth_time`): the time
+    /// the last factor that gave the level was verified; a step-up moves it.
     pub auth_time: i64,
     pub amr: Vec<String>,
     /// The authenticator level reached in this session.

@@ -198,6 +198,8 @@ pub struct RefreshRow {
     pub client_id: String,
     pub citizen_id: String,
     pub sid: String,
+    /// The client's own sid for this session (see `session_clients.client_sid`).
+    pub client_sid: String,
     pub scopes: String,
     pub acr: String,
     pub amr: String,
@@ -235,6 +237,8 @@ pub struct NewDelivery {
     pub id: String,
     pub client_id: String,
     pub citizen_id: Uuid,
+    /// The client's own sid for the session, carried by its logout token.
+    pub sid: String,
 }
 
 /// A queued back-channel logout delivery.
@@ -638,26 +642,8 @@ impl Store {
         row.map(SsoSession::try_from).transpose()
     }
 
-    /// Marks activity (extends the idle lifetime) and records factors added by a step-up.
-    pub async fn update_session(
-        &self,
-        sid: &str,
-        amr: &[String],
-        aal: AssuranceLevel,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sso_sessions SET last_seen_at = $1, amr = $2, aal = $3 WHERE sid = $4 AND ended_at IS NULL")
-            .bind(now)
-            .bind(to_json(&amr))
-            .bind(aal.as_str())
-            .bind(sid)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// A fresh re-authentication in the session (for enrolling a factor): moves `auth_time`
-    /// and sets the factors now proven.
+    /// A fresh authentication in the session (a step-up, or a re-authentication for enrolling
+    /// a factor): moves `auth_time` and sets the factors now proven.
     pub async fn update_session_reauthenticated(
         &self,
         sid: &str,
@@ -762,7 +748,7 @@ impl Store {
             .bind(&delivery.id)
             .bind(&delivery.client_id)
             .bind(delivery.citizen_id.to_string())
-            .bind(sid)
+            .bind(&delivery.sid)
             .bind(now)
             .execute(&mut *transaction)
             .await?;
@@ -902,27 +888,64 @@ impl Store {
         rows.into_iter().map(SsoSession::try_from).collect()
     }
 
-    /// Records that a client took part in a session (kept until the session's absolute end).
-    /// The latest login's release context (chosen identity, requested claims) replaces the
-    /// earlier one; CPR-match tries are kept for the session.
+    /// Records that a client took part in a session (kept until the session's absolute end),
+    /// with `client_sid`, the session's identifier for this client only (its first login in the
+    /// session sets it; later logins keep it). The latest login's release context (chosen
+    /// identity, requested claims) replaces the earlier one; CPR-match tries are kept.
     pub async fn insert_session_client(
         &self,
         sid: &str,
         client_id: &str,
+        client_sid: &str,
         expires_at: i64,
         release_context: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO session_clients (sid, client_id, expires_at, release_context) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO session_clients (sid, client_id, client_sid, expires_at, release_context) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (sid, client_id) DO UPDATE SET release_context = excluded.release_context",
         )
         .bind(sid)
         .bind(client_id)
+        .bind(client_sid)
         .bind(expires_at)
         .bind(release_context)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// The sid a client knows a session by, if it took part in it.
+    pub async fn find_client_sid(
+        &self,
+        sid: &str,
+        client_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT client_sid FROM session_clients WHERE sid = $1 AND client_id = $2",
+        )
+        .bind(sid)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(client_sid,)| client_sid))
+    }
+
+    /// The session a client knows by `client_sid` (the `sid` of its tokens).
+    pub async fn find_session_by_client_sid(
+        &self,
+        client_id: &str,
+        client_sid: &str,
+    ) -> Result<Option<SsoSession>, StoreError> {
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT s.sid, s.citizen_id, s.auth_time, s.amr, s.aal, s.last_seen_at, s.absolute_expires_at, s.ended_at \
+             FROM session_clients c JOIN sso_sessions s ON s.sid = c.sid \
+             WHERE c.client_sid = $1 AND c.client_id = $2",
+        )
+        .bind(client_sid)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(SsoSession::try_from).transpose()
     }
 
     /// What the login released to a client in a session (JSON), if it took part.
@@ -961,15 +984,17 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// The clients that took part in a session, for logout.
-    pub async fn find_session_clients(&self, sid: &str) -> Result<Vec<String>, StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT client_id FROM session_clients WHERE sid = $1 ORDER BY client_id",
+    /// The clients that took part in a session, each with its own sid for it, for logout.
+    pub async fn find_session_clients(
+        &self,
+        sid: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT client_id, client_sid FROM session_clients WHERE sid = $1 ORDER BY client_id",
         )
         .bind(sid)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        .await?)
     }
 
     // ----- refresh tokens -----
@@ -977,7 +1002,8 @@ impl Store {
     pub async fn insert_refresh_token(&self, row: &RefreshRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO refresh_tokens (token_hash, family_id, client_id, citizen_id, sid, scopes, acr, amr, auth_time, \
-             offline, access_jti, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             offline, access_jti, created_at, expires_at, client_sid) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(&row.token_hash)
         .bind(&row.family_id)
@@ -992,9 +1018,30 @@ impl Store {
         .bind(row.access_jti.clone())
         .bind(row.created_at)
         .bind(row.expires_at)
+        .bind(&row.client_sid)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// The first refresh token of the family issued with a code's access token (uses
+    /// `refresh_tokens_sid`), to revoke the grant when the code is replayed.
+    pub async fn find_refresh_token_of_code(
+        &self,
+        sid: &str,
+        client_id: &str,
+        access_jti: &str,
+    ) -> Result<Option<RefreshRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT token_hash, family_id, client_id, citizen_id, sid, client_sid, scopes, acr, amr, auth_time, offline, \
+             access_jti, created_at, expires_at, used_at, revoked_at FROM refresh_tokens \
+             WHERE sid = $1 AND client_id = $2 AND access_jti = $3",
+        )
+        .bind(sid)
+        .bind(client_id)
+        .bind(access_jti)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     pub async fn find_refresh_token(
@@ -1002,8 +1049,8 @@ impl Store {
         token_hash: &str,
     ) -> Result<Option<RefreshRow>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT token_hash, family_id, client_id, citizen_id, sid, scopes, acr, amr, auth_time, offline, access_jti, \
-             created_at, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
+            "SELECT token_hash, family_id, client_id, citizen_id, sid, client_sid, scopes, acr, amr, auth_time, offline, \
+             access_jti, created_at, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
