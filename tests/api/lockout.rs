@@ -156,3 +156,48 @@ async fn setting_a_new_password_lifts_a_lock() {
         .await
         .expect("unlocked with the new password");
 }
+
+/// Counts `login.failed` events whose detail holds `needle` (the reason, say).
+async fn failed_logins_with(app: &crate::helpers::TestApp, needle: &str) -> i64 {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_events WHERE kind = 'login.failed' AND detail LIKE $1",
+    )
+    .bind(format!("%{needle}%"))
+    .fetch_one(&app.services.pool)
+    .await
+    .expect("count events");
+    count
+}
+
+#[tokio::test]
+async fn a_burst_of_parallel_wrong_passwords_verifies_only_the_free_attempts() {
+    let app = spawn_app().await;
+    add_citizen(&app).await;
+    // 40 wrong passwords at once: each attempt is reserved before argon2 runs, so only the
+    // policy's five free attempts are verified; the fifth reservation locks the rest out.
+    let attempts = (0..40).map(|_| login(&app, "wrong password"));
+    let results = futures::future::join_all(attempts).await;
+    let wrong = results
+        .iter()
+        .filter(|result| matches!(result, Err(AuthenticationError::InvalidCredentials)))
+        .count();
+    let locked = results
+        .iter()
+        .filter(|result| matches!(result, Err(AuthenticationError::Locked { .. })))
+        .count();
+    assert_eq!((wrong, locked), (5, 35), "{results:?}");
+    // Each verified wrong password is one `wrong_password` event; the rest were refused unseen.
+    assert_eq!(failed_logins_with(&app, "\"wrong_password\"").await, 5);
+    assert_eq!(failed_logins_with(&app, "\"locked\"").await, 35);
+    let shown = app.segl(&["citizen", "show", "anna", "--json"]).await;
+    let shown: serde_json::Value = serde_json::from_str(&shown.stdout).expect("json");
+    assert_eq!(shown["failed_attempts"], 5);
+
+    // Right after the burst, the right password is refused: the citizen is locked.
+    match login(&app, "correct horse battery").await {
+        Err(AuthenticationError::Locked { until }) => assert!(until > now(), "until {until}"),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    assert_eq!(app.audit_count("login.succeeded").await, 0);
+    assert_eq!(app.audit_count("login.failed").await, 41);
+}

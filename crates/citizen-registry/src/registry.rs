@@ -13,7 +13,7 @@ use crate::organisation::{
 };
 use crate::password::{PasswordCost, PasswordError, PasswordHasher, PasswordPolicy};
 use crate::sealing::{MasterKey, SealError, Sealer};
-use crate::store::{ImportedCitizen, Store, StoreError, StoredPasskey};
+use crate::store::{Counter, ImportedCitizen, Reservation, Store, StoreError, StoredPasskey};
 use crate::totp::{self, TotpError};
 use secrecy::SecretString;
 use std::path::Path;
@@ -597,17 +597,7 @@ impl Registry {
         code: &str,
         context: &LoginContext,
     ) -> Result<TotpOutcome, RegistryError> {
-        let (secret, last_step, locked_until) = self.totp_state(citizen_id).await?;
         let at = now();
-        // Wrong codes back off like wrong passwords (the lockout policy), per citizen and
-        // apart from the password counter, which a correct password resets: otherwise anyone
-        // with the password could guess codes without end. While locked, no code is checked.
-        let locked = locked_until.is_some_and(|until| until > at);
-        let matched = if locked {
-            None
-        } else {
-            totp::matching_step(&secret, code, at, last_step)?
-        };
         let event = |kind: &str| {
             let mut event = AuditEvent::new(kind, Some(citizen_id), "citizen", at)
                 .with_ip(context.ip.clone())
@@ -615,32 +605,62 @@ impl Registry {
             event.client_id = context.client_id.clone();
             event
         };
-        if let Some(step) = matched {
+        // Wrong codes back off like wrong passwords (the lockout policy), per citizen and
+        // apart from the password counter, which a correct password resets: otherwise anyone
+        // with the password could guess codes without end. Each attempt is reserved (counted
+        // as a failure, with its lock) in the database before the code is compared, so
+        // parallel guesses on any nodes get only the free attempts compared; while locked, no
+        // code is compared.
+        let curve = self.settings.lockout.curve();
+        let mut lookups = 0;
+        let row = loop {
+            if let Some(row) = self
+                .store
+                .reserve_totp_attempt(citizen_id, at, curve)
+                .await?
+            {
+                break row;
+            }
+            let row = self
+                .store
+                .find_totp_row(citizen_id)
+                .await?
+                .ok_or(RegistryError::UnknownCitizen("id"))?;
+            if row.totp_secret.is_none() {
+                return Err(RegistryError::NoTotp);
+            }
+            lookups += 1;
+            // Not locked any more: a success or an administrator lifted the lock in between.
+            if row.totp_locked_until.is_some_and(|until| until > at) || lookups >= 3 {
+                let mut refused = event(audit::kind::FACTOR_FAILED);
+                if let serde_json::Value::Object(detail) = &mut refused.detail {
+                    detail.insert("reason".into(), "locked".into());
+                }
+                self.store.insert_audit_events(vec![refused]).await?;
+                return Ok(TotpOutcome::Rejected);
+            }
+        };
+        let reserved = Reservation {
+            count: row.totp_failures,
+            locked_until: row.totp_locked_until,
+        };
+        let secret = self
+            .totp_sealer
+            .open(&row.totp_secret, &citizen_id.to_string())?;
+        if let Some(step) = totp::matching_step(&secret, code, at, row.totp_last_step)? {
             let succeeded = event(audit::kind::FACTOR_SUCCEEDED)
                 .with_level(AssuranceLevel::Substantial.as_str());
             if self
                 .store
-                .update_totp_step(citizen_id, step, succeeded)
+                .update_totp_step(citizen_id, step, reserved, succeeded)
                 .await?
             {
                 return Ok(TotpOutcome::Accepted);
             }
         }
-        if locked {
-            let mut refused = event(audit::kind::FACTOR_FAILED);
-            if let serde_json::Value::Object(detail) = &mut refused.detail {
-                detail.insert("reason".into(), "locked".into());
-            }
-            self.store.insert_audit_events(vec![refused]).await?;
-            return Ok(TotpOutcome::Rejected);
-        }
-        let lockout = self.settings.lockout;
+        // A wrong or replayed code: the reservation already counted it.
         self.store
-            .update_totp_failure(
-                citizen_id,
-                |failures| lockout.locked_until(failures, at),
-                event(audit::kind::FACTOR_FAILED),
-            )
+            .insert_failure_event(Counter::Totp, reserved, event(audit::kind::FACTOR_FAILED))
             .await?;
         Ok(TotpOutcome::Rejected)
     }
@@ -846,6 +866,12 @@ impl Registry {
 
     /// Checks a user ID and password. Takes the time of one argon2id verification whether or
     /// not the user ID exists; counts failures and locks with backoff; audits every attempt.
+    ///
+    /// The attempt is reserved before the password is checked: one statement counts it as a
+    /// failure and sets the lock that count calls for, unless the citizen is already locked.
+    /// So parallel guesses, on any number of nodes, get only the policy's free attempts
+    /// verified. A success then starts the counter again, unless another attempt was reserved
+    /// since (its failure stands; only this attempt's own count is taken back).
     pub async fn authenticate_password(
         &self,
         user_id: &str,
@@ -856,64 +882,86 @@ impl Registry {
             PasswordError::Overloaded => AuthenticationError::Overloaded,
             _ => AuthenticationError::InvalidCredentials,
         };
-        let row = match UserId::parse(user_id) {
-            Ok(user_id) => self.store.find_password_row(&user_id).await?,
-            Err(_) => None,
-        };
         let at = now();
-        let Some(row) = row else {
-            self.hasher
-                .verify_decoy(password)
-                .await
-                .map_err(overloaded)?;
-            let event = AuditEvent::new(audit::kind::LOGIN_FAILED, None, "citizen", at)
-                .with_ip(context.ip.clone())
-                .with_detail(serde_json::json!({ "reason": "unknown_user_id" }));
-            self.store
-                .insert_audit_events(vec![with_client(event, context)])
-                .await?;
-            return Err(AuthenticationError::InvalidCredentials);
-        };
-        let citizen_id =
-            Uuid::parse_str(&row.id).map_err(|_| StoreError::Corrupt("citizen id".into()))?;
-        let failed = |reason: &str| {
+        let failed = |citizen_id: Option<Uuid>, reason: &str| {
             with_client(
-                AuditEvent::new(audit::kind::LOGIN_FAILED, Some(citizen_id), "citizen", at)
+                AuditEvent::new(audit::kind::LOGIN_FAILED, citizen_id, "citizen", at)
                     .with_ip(context.ip.clone())
                     .with_detail(serde_json::json!({ "reason": reason })),
                 context,
             )
         };
-        if let Some(until) = row.locked_until.filter(|until| *until > at) {
+        let parse_id =
+            |id: &str| Uuid::parse_str(id).map_err(|_| StoreError::Corrupt("citizen id".into()));
+        let curve = self.settings.lockout.curve();
+        let user_id = UserId::parse(user_id).ok();
+        let mut lookups = 0;
+        let row = loop {
+            let Some(user_id) = &user_id else {
+                break None;
+            };
+            if let Some(row) = self
+                .store
+                .reserve_password_attempt(user_id, at, curve)
+                .await?
+            {
+                break Some(row);
+            }
+            let Some((id, locked_until)) = self.store.find_password_lock(user_id).await? else {
+                break None;
+            };
+            lookups += 1;
+            // Not locked any more: a success or a new password lifted the lock in between.
+            let until = locked_until.filter(|until| *until > at);
+            if until.is_some() || lookups >= 3 {
+                let citizen_id = parse_id(&id)?;
+                self.hasher
+                    .verify_decoy(password)
+                    .await
+                    .map_err(overloaded)?;
+                self.store
+                    .insert_audit_events(vec![failed(Some(citizen_id), "locked")])
+                    .await?;
+                return Err(AuthenticationError::Locked {
+                    until: until.unwrap_or(at),
+                });
+            }
+        };
+        let Some(row) = row else {
             self.hasher
                 .verify_decoy(password)
                 .await
                 .map_err(overloaded)?;
             self.store
-                .insert_audit_events(vec![failed("locked")])
+                .insert_audit_events(vec![failed(None, "unknown_user_id")])
                 .await?;
-            return Err(AuthenticationError::Locked { until });
-        }
-        let had_failures = row.failed_attempts != 0 || row.locked_until.is_some();
+            return Err(AuthenticationError::InvalidCredentials);
+        };
+        let citizen_id = parse_id(&row.id)?;
+        let reserved = Reservation {
+            count: row.failed_attempts,
+            locked_until: row.locked_until,
+        };
         let verified = match row.password_hash {
-            Some(hash) => self
-                .hasher
-                .verify(password, hash)
-                .await
-                .map_err(overloaded)?,
-            None => self
-                .hasher
-                .verify_decoy(password)
-                .await
-                .map_err(overloaded)?,
+            Some(hash) => self.hasher.verify(password, hash).await,
+            None => self.hasher.verify_decoy(password).await,
+        };
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err(error) => {
+                // Nothing was compared (load shed): the attempt is not a failure.
+                self.store
+                    .release_attempt(Counter::Password, citizen_id, reserved)
+                    .await?;
+                return Err(overloaded(error));
+            }
         };
         if !verified {
-            let lockout = self.settings.lockout;
             self.store
-                .update_failed_attempt(
-                    citizen_id,
-                    |count| lockout.locked_until(count, at),
-                    failed("wrong_password"),
+                .insert_failure_event(
+                    Counter::Password,
+                    reserved,
+                    failed(Some(citizen_id), "wrong_password"),
                 )
                 .await?;
             return Err(AuthenticationError::InvalidCredentials);
@@ -921,8 +969,12 @@ impl Registry {
         let status = CitizenStatus::parse(&row.status)
             .map_err(|_| StoreError::Corrupt("citizen status".into()))?;
         if status != CitizenStatus::Active {
+            // The right password of a citizen who may not log in: not a wrong password.
             self.store
-                .insert_audit_events(vec![failed(status.as_str())])
+                .release_attempt(Counter::Password, citizen_id, reserved)
+                .await?;
+            self.store
+                .insert_audit_events(vec![failed(Some(citizen_id), status.as_str())])
                 .await?;
             return Err(AuthenticationError::Inactive(status));
         }
@@ -939,7 +991,7 @@ impl Registry {
             context,
         );
         self.store
-            .update_login_success(citizen_id, had_failures, succeeded)
+            .update_login_success(citizen_id, reserved, succeeded)
             .await?;
         self.store
             .find_citizen_by_id(citizen_id)

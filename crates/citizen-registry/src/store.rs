@@ -10,6 +10,7 @@ use crate::citizen::{
     AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, Email, NewCitizen, PersonName, UserId,
 };
 use crate::cpr::NationalId;
+use crate::lockout::LockCurve;
 use crate::organisation::{
     Cvr, Employment, Organisation, OrganisationName, PowerOfAttorney, Principal, Privilege,
 };
@@ -112,7 +113,8 @@ impl TryFrom<CitizenRow> for Citizen {
     }
 }
 
-/// Credentials needed to check a password login. Never leaves the crate.
+/// Credentials needed to check a password login, with the reserved attempt's count and lock.
+/// Never leaves the crate.
 #[derive(FromRow)]
 pub(crate) struct PasswordRow {
     pub id: String,
@@ -124,11 +126,29 @@ pub(crate) struct PasswordRow {
 
 /// Which failure counter of a citizen to count on.
 #[derive(Clone, Copy)]
-enum Counter {
+pub(crate) enum Counter {
     /// Wrong passwords (`failed_attempts`, `locked_until`).
     Password,
     /// Wrong one-time codes (`totp_failures`, `totp_locked_until`).
     Totp,
+}
+
+impl Counter {
+    /// The counter's columns: the count and the lock (fixed names, never input).
+    fn columns(self) -> (&'static str, &'static str) {
+        match self {
+            Counter::Password => ("failed_attempts", "locked_until"),
+            Counter::Totp => ("totp_failures", "totp_locked_until"),
+        }
+    }
+}
+
+/// An attempt reserved on a failure counter before the password or code is compared: the
+/// count with this attempt already counted as a failure, and the lock that count set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reservation {
+    pub count: i64,
+    pub locked_until: Option<i64>,
 }
 
 #[derive(FromRow)]
@@ -136,6 +156,55 @@ pub(crate) struct TotpRow {
     pub totp_secret: Option<String>,
     pub totp_last_step: Option<i64>,
     pub totp_locked_until: Option<i64>,
+}
+
+/// The TOTP state of a citizen whose code attempt was just reserved.
+#[derive(FromRow)]
+pub(crate) struct ReservedTotpRow {
+    pub totp_secret: String,
+    pub totp_last_step: Option<i64>,
+    pub totp_failures: i64,
+    pub totp_locked_until: Option<i64>,
+}
+
+/// The lock after one more failure on `count` (the column, before the update), in SQL: the
+/// policy's [`LockoutPolicy::locked_until`](crate::lockout::LockoutPolicy::locked_until)
+/// through its [`LockCurve`], with `$2` the time and `$3`..`$7` the curve (see
+/// [`bind_curve`]). The shift runs only below `steady_from`, where it cannot overflow.
+fn lock_after_next(count: &str) -> String {
+    format!(
+        "CASE WHEN {count} + 1 < $3 THEN NULL \
+         WHEN {count} + 1 - $3 >= $6 THEN $2 + $7 \
+         WHEN ($4 << CAST({count} + 1 - $3 AS INTEGER)) > $5 THEN $2 + $5 \
+         ELSE $2 + ($4 << CAST({count} + 1 - $3 AS INTEGER)) END"
+    )
+}
+
+/// Binds `$2` (the time) and `$3`..`$7` of [`lock_after_next`] after `$1`.
+fn bind_curve<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    at: i64,
+    curve: LockCurve,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(at)
+        .bind(curve.free_attempts)
+        .bind(curve.base_delay_seconds)
+        .bind(curve.max_delay_seconds)
+        .bind(curve.steady_from)
+        .bind(curve.steady_delay)
+}
+
+/// Settles a reserved attempt that turned out not to be a failure, on `count`/`lock`: `$2`
+/// is the reserved count, `$3` what the count becomes if it is still that (0 after a success,
+/// one less when the attempt never ran), which also lifts the lock the reservation may have
+/// set. If other attempts were reserved since, their failures stand: only this attempt's own
+/// one is taken back.
+fn settle(count: &str, lock: &str) -> String {
+    format!(
+        "{count} = CASE WHEN {count} = $2 THEN $3 WHEN {count} > 0 THEN {count} - 1 ELSE 0 END, \
+         {lock} = CASE WHEN {count} = $2 THEN NULL ELSE {lock} END"
+    )
 }
 
 fn organisation_from(cvr: &str, name: &str) -> Result<Organisation, StoreError> {
@@ -363,16 +432,43 @@ impl Store {
         Ok((cpr_taken, user_id_taken))
     }
 
-    pub(crate) async fn find_password_row(
+    /// Reserves a password attempt, atomically and before the password is checked: unless
+    /// the citizen is locked at `at`, counts it as a failure and sets the lock that count
+    /// calls for, in one statement, and returns the credentials. `None`: no such user ID, or
+    /// locked (see [`Store::find_password_lock`]). So a burst of guesses gets only the
+    /// policy's free attempts checked, on any number of nodes.
+    pub(crate) async fn reserve_password_attempt(
         &self,
         user_id: &UserId,
+        at: i64,
+        curve: LockCurve,
     ) -> Result<Option<PasswordRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT id, status, password_hash, failed_attempts, locked_until FROM citizens WHERE user_id_key = $1",
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            format!(
+                "UPDATE citizens SET failed_attempts = failed_attempts + 1, locked_until = {} \
+                 WHERE user_id_key = $1 AND (locked_until IS NULL OR locked_until <= $2) \
+                 RETURNING id, status, password_hash, failed_attempts, locked_until",
+                lock_after_next("failed_attempts")
+            )
+        });
+        let query = sqlx::query_as(sql).bind(user_id.key());
+        Ok(bind_curve(query, at, curve)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The citizen id and password lock of a user ID, if it exists.
+    pub(crate) async fn find_password_lock(
+        &self,
+        user_id: &UserId,
+    ) -> Result<Option<(String, Option<i64>)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT id, locked_until FROM citizens WHERE user_id_key = $1")
+                .bind(user_id.key())
+                .fetch_optional(&self.pool)
+                .await?,
         )
-        .bind(user_id.key())
-        .fetch_optional(&self.pool)
-        .await?)
     }
 
     pub(crate) async fn find_totp_row(
@@ -385,6 +481,53 @@ impl Store {
         .bind(citizen_id.to_string())
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// Reserves a one-time code attempt, as [`Store::reserve_password_attempt`] does for
+    /// passwords: unless the citizen's codes are locked at `at` (or there is no authenticator),
+    /// counts it as a failure with its lock, and returns the secret and the last used step.
+    pub(crate) async fn reserve_totp_attempt(
+        &self,
+        citizen_id: Uuid,
+        at: i64,
+        curve: LockCurve,
+    ) -> Result<Option<ReservedTotpRow>, StoreError> {
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            format!(
+                "UPDATE citizens SET totp_failures = totp_failures + 1, totp_locked_until = {} \
+                 WHERE id = $1 AND totp_secret IS NOT NULL \
+                 AND (totp_locked_until IS NULL OR totp_locked_until <= $2) \
+                 RETURNING totp_secret, totp_last_step, totp_failures, totp_locked_until",
+                lock_after_next("totp_failures")
+            )
+        });
+        let query = sqlx::query_as(sql).bind(citizen_id.to_string());
+        Ok(bind_curve(query, at, curve)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Takes back a reserved attempt that was never compared (hashing was overloaded): the
+    /// count goes back by one, and the lock the reservation set is lifted if nothing was
+    /// reserved since.
+    pub(crate) async fn release_attempt(
+        &self,
+        counter: Counter,
+        citizen_id: Uuid,
+        reserved: Reservation,
+    ) -> Result<(), StoreError> {
+        let (count, lock) = counter.columns();
+        sqlx::query(&format!(
+            "UPDATE citizens SET {} WHERE id = $1",
+            settle(count, lock)
+        ))
+        .bind(citizen_id.to_string())
+        .bind(reserved.count)
+        .bind(reserved.count - 1)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Inserts a citizen and its `citizen.created` event in one transaction.
@@ -702,22 +845,32 @@ impl Store {
     }
 
     /// Records a used TOTP step, only if it is newer than the last one (compare-and-set, so two
-    /// nodes cannot both accept the same code). Returns whether this call won.
+    /// nodes cannot both accept the same code), and settles the reserved attempt as a success:
+    /// the code counter starts again unless another attempt was reserved since, whose failure
+    /// then stands. Returns whether this call won; if not, the reservation stays a failure.
     pub(crate) async fn update_totp_step(
         &self,
         citizen_id: Uuid,
         step: i64,
+        reserved: Reservation,
         event: AuditEvent,
     ) -> Result<bool, StoreError> {
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            format!(
+                "UPDATE citizens SET totp_last_step = $4, {} \
+                 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $4)",
+                settle("totp_failures", "totp_locked_until")
+            )
+        });
         let mut transaction = self.pool.begin().await?;
-        let result = sqlx::query(
-            "UPDATE citizens SET totp_last_step = $1, totp_failures = 0, totp_locked_until = NULL \
-             WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
-        )
-        .bind(step)
-        .bind(citizen_id.to_string())
-        .execute(&mut *transaction)
-        .await?;
+        let result = sqlx::query(sql)
+            .bind(citizen_id.to_string())
+            .bind(reserved.count)
+            .bind(0_i64)
+            .bind(step)
+            .execute(&mut *transaction)
+            .await?;
         if result.rows_affected() == 0 {
             return Ok(false);
         }
@@ -726,85 +879,48 @@ impl Store {
         Ok(true)
     }
 
-    /// Counts one wrong one-time code, sets the lock its count calls for, and records it.
-    pub(crate) async fn update_totp_failure(
-        &self,
-        citizen_id: Uuid,
-        locked_until: impl FnOnce(i64) -> Option<i64>,
-        event: AuditEvent,
-    ) -> Result<(), StoreError> {
-        self.count_failure(Counter::Totp, citizen_id, locked_until, event)
-            .await
-            .map(|_| ())
-    }
-
-    /// Counts one failed attempt and returns the new count.
-    pub(crate) async fn update_failed_attempt(
-        &self,
-        citizen_id: Uuid,
-        locked_until: impl FnOnce(i64) -> Option<i64>,
-        event: AuditEvent,
-    ) -> Result<(i64, Option<i64>), StoreError> {
-        self.count_failure(Counter::Password, citizen_id, locked_until, event)
-            .await
-    }
-
-    /// One more failure on `counter`, the lock its new count calls for, and the event (with
-    /// the count and the lock in its detail), in one transaction.
-    async fn count_failure(
+    /// Records a failure already counted by its reservation: `event` gets the count (as
+    /// `detail_name`) and the lock in its detail and goes through the audit writer.
+    pub(crate) async fn insert_failure_event(
         &self,
         counter: Counter,
-        citizen_id: Uuid,
-        locked_until: impl FnOnce(i64) -> Option<i64>,
+        reserved: Reservation,
         event: AuditEvent,
-    ) -> Result<(i64, Option<i64>), StoreError> {
-        // Fixed column names from the enum, never input.
-        let (count_column, lock_column, detail_name) = match counter {
-            Counter::Password => ("failed_attempts", "locked_until", "failed_attempts"),
-            Counter::Totp => ("totp_failures", "totp_locked_until", "failed_codes"),
+    ) -> Result<(), StoreError> {
+        let detail_name = match counter {
+            Counter::Password => "failed_attempts",
+            Counter::Totp => "failed_codes",
         };
-        let mut transaction = self.pool.begin().await?;
-        let (failures,): (i64,) = sqlx::query_as(&format!(
-            "UPDATE citizens SET {count_column} = {count_column} + 1 WHERE id = $1 RETURNING {count_column}"
-        ))
-        .bind(citizen_id.to_string())
-        .fetch_one(&mut *transaction)
-        .await?;
-        let until = locked_until(failures);
-        sqlx::query(&format!(
-            "UPDATE citizens SET {lock_column} = $1 WHERE id = $2"
-        ))
-        .bind(until)
-        .bind(citizen_id.to_string())
-        .execute(&mut *transaction)
-        .await?;
         let mut event = event;
         if let serde_json::Value::Object(detail) = &mut event.detail {
-            detail.insert(detail_name.into(), failures.into());
-            if let Some(until) = until {
+            detail.insert(detail_name.into(), reserved.count.into());
+            if let Some(until) = reserved.locked_until {
                 detail.insert("locked_until".into(), until.into());
             }
         }
-        append_audit(&mut transaction, vec![event]).await?;
-        transaction.commit().await?;
-        Ok((failures, until))
+        self.insert_audit_events(vec![event]).await
     }
 
-    /// Resets the failure counter after a successful login and records it. With nothing to
-    /// reset (the usual case, from the [`PasswordRow`] read before the password was checked),
-    /// only the event is written, through the audit writer.
+    /// Settles a reserved password attempt as a success (the counter starts again, unless
+    /// another attempt was reserved since: then only this one is taken back) and records it.
     pub(crate) async fn update_login_success(
         &self,
         citizen_id: Uuid,
-        had_failures: bool,
+        reserved: Reservation,
         event: AuditEvent,
     ) -> Result<(), StoreError> {
-        if !had_failures {
-            return self.insert_audit_events(vec![event]).await;
-        }
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            format!(
+                "UPDATE citizens SET {} WHERE id = $1",
+                settle("failed_attempts", "locked_until")
+            )
+        });
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("UPDATE citizens SET failed_attempts = 0, locked_until = NULL WHERE id = $1")
+        sqlx::query(sql)
             .bind(citizen_id.to_string())
+            .bind(reserved.count)
+            .bind(0_i64)
             .execute(&mut *transaction)
             .await?;
         append_audit(&mut transaction, vec![event]).await?;
