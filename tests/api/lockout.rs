@@ -201,3 +201,37 @@ async fn a_burst_of_parallel_wrong_passwords_verifies_only_the_free_attempts() {
     assert_eq!(app.audit_count("login.succeeded").await, 0);
     assert_eq!(app.audit_count("login.failed").await, 41);
 }
+
+#[tokio::test]
+async fn the_reserved_lock_follows_the_backoff_policy() {
+    let app = spawn_app().await;
+    add_citizen(&app).await;
+    let policy = citizen_registry::lockout::LockoutPolicy::default();
+    // The lock is computed in SQL when the attempt is reserved: it must be the policy's.
+    for count in 1..=13_i64 {
+        let before = now();
+        assert!(matches!(
+            login(&app, "wrong password").await,
+            Err(AuthenticationError::InvalidCredentials)
+        ));
+        let after = now();
+        let (failures, locked_until): (i64, Option<i64>) =
+            sqlx::query_as("SELECT failed_attempts, locked_until FROM citizens")
+                .fetch_one(&app.services.pool)
+                .await
+                .expect("row");
+        assert_eq!(failures, count);
+        let expected = (before..=after)
+            .map(|at| policy.locked_until(count, at))
+            .collect::<Vec<_>>();
+        assert!(
+            expected.contains(&locked_until),
+            "after {count}: {locked_until:?}, expected one of {expected:?}"
+        );
+        // Let the lock pass, so the next attempt is checked and counted.
+        sqlx::query("UPDATE citizens SET locked_until = 1 WHERE locked_until IS NOT NULL")
+            .execute(&app.services.pool)
+            .await
+            .expect("unlock");
+    }
+}
