@@ -235,3 +235,22 @@ async fn the_reserved_lock_follows_the_backoff_policy() {
             .expect("unlock");
     }
 }
+
+#[tokio::test]
+async fn parallel_right_passwords_all_log_in() {
+    let app = spawn_app().await;
+    add_citizen(&app).await;
+    // More logins at once than there are free attempts: the ones beyond wait for a place
+    // instead of being counted as failures or locked out.
+    let attempts = (0..12).map(|_| login(&app, "correct horse battery"));
+    let results = futures::future::join_all(attempts).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(app.audit_count("login.succeeded").await, 12);
+    assert_eq!(app.audit_count("login.failed").await, 0);
+    let (failures, locked_until, in_flight): (i64, Option<i64>, i64) =
+        sqlx::query_as("SELECT failed_attempts, locked_until, attempts_in_flight FROM citizens")
+            .fetch_one(&app.services.pool)
+            .await
+            .expect("row");
+    assert_eq!((failures, locked_until, in_flight), (0, None, 0));
+}

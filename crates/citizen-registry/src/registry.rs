@@ -607,16 +607,22 @@ impl Registry {
         };
         // Wrong codes back off like wrong passwords (the lockout policy), per citizen and
         // apart from the password counter, which a correct password resets: otherwise anyone
-        // with the password could guess codes without end. Each attempt is reserved (counted
-        // as a failure, with its lock) in the database before the code is compared, so
-        // parallel guesses on any nodes get only the free attempts compared; while locked, no
-        // code is compared.
-        let curve = self.settings.lockout.curve();
-        let mut lookups = 0;
+        // with the password could guess codes without end. Each attempt is reserved in the
+        // database before the code is compared, so parallel guesses on any nodes get only
+        // the attempts the policy allows compared; while locked, no code is compared.
+        let refused = |reason: &str| {
+            let mut refused = event(audit::kind::FACTOR_FAILED);
+            if let serde_json::Value::Object(detail) = &mut refused.detail {
+                detail.insert("reason".into(), reason.into());
+            }
+            refused
+        };
+        let free_attempts = self.settings.lockout.free_attempts;
+        let mut wait = AttemptWait::default();
         let row = loop {
             if let Some(row) = self
                 .store
-                .reserve_totp_attempt(citizen_id, at, curve)
+                .reserve_totp_attempt(citizen_id, now(), free_attempts)
                 .await?
             {
                 break row;
@@ -629,20 +635,21 @@ impl Registry {
             if row.totp_secret.is_none() {
                 return Err(RegistryError::NoTotp);
             }
-            lookups += 1;
-            // Not locked any more: a success or an administrator lifted the lock in between.
-            if row.totp_locked_until.is_some_and(|until| until > at) || lookups >= 3 {
-                let mut refused = event(audit::kind::FACTOR_FAILED);
-                if let serde_json::Value::Object(detail) = &mut refused.detail {
-                    detail.insert("reason".into(), "locked".into());
-                }
-                self.store.insert_audit_events(vec![refused]).await?;
+            if row.totp_locked_until.is_some_and(|until| until > now()) {
+                self.store
+                    .insert_audit_events(vec![refused("locked")])
+                    .await?;
+                return Ok(TotpOutcome::Rejected);
+            }
+            if !wait.next().await {
+                self.store
+                    .insert_audit_events(vec![refused("busy")])
+                    .await?;
                 return Ok(TotpOutcome::Rejected);
             }
         };
         let reserved = Reservation {
             count: row.totp_failures,
-            locked_until: row.totp_locked_until,
         };
         let secret = self
             .totp_sealer
@@ -658,9 +665,15 @@ impl Registry {
                 return Ok(TotpOutcome::Accepted);
             }
         }
-        // A wrong or replayed code: the reservation already counted it.
+        // A wrong or replayed code.
         self.store
-            .insert_failure_event(Counter::Totp, reserved, event(audit::kind::FACTOR_FAILED))
+            .update_failure(
+                Counter::Totp,
+                citizen_id,
+                now(),
+                self.settings.lockout.curve(),
+                event(audit::kind::FACTOR_FAILED),
+            )
             .await?;
         Ok(TotpOutcome::Rejected)
     }
@@ -867,11 +880,11 @@ impl Registry {
     /// Checks a user ID and password. Takes the time of one argon2id verification whether or
     /// not the user ID exists; counts failures and locks with backoff; audits every attempt.
     ///
-    /// The attempt is reserved before the password is checked: one statement counts it as a
-    /// failure and sets the lock that count calls for, unless the citizen is already locked.
-    /// So parallel guesses, on any number of nodes, get only the policy's free attempts
-    /// verified. A success then starts the counter again, unless another attempt was reserved
-    /// since (its failure stands; only this attempt's own count is taken back).
+    /// The attempt is reserved in the database before the password is checked, in one
+    /// statement that refuses while the citizen is locked or while as many attempts are in
+    /// flight as may still fail before the lock (then it waits for them, briefly). So parallel
+    /// guesses, on any number of nodes, get only the policy's attempts verified. A success
+    /// starts the counter again only if no failure was counted since its reservation.
     pub async fn authenticate_password(
         &self,
         user_id: &str,
@@ -893,16 +906,16 @@ impl Registry {
         };
         let parse_id =
             |id: &str| Uuid::parse_str(id).map_err(|_| StoreError::Corrupt("citizen id".into()));
-        let curve = self.settings.lockout.curve();
+        let free_attempts = self.settings.lockout.free_attempts;
         let user_id = UserId::parse(user_id).ok();
-        let mut lookups = 0;
+        let mut wait = AttemptWait::default();
         let row = loop {
             let Some(user_id) = &user_id else {
                 break None;
             };
             if let Some(row) = self
                 .store
-                .reserve_password_attempt(user_id, at, curve)
+                .reserve_password_attempt(user_id, now(), free_attempts)
                 .await?
             {
                 break Some(row);
@@ -910,10 +923,7 @@ impl Registry {
             let Some((id, locked_until)) = self.store.find_password_lock(user_id).await? else {
                 break None;
             };
-            lookups += 1;
-            // Not locked any more: a success or a new password lifted the lock in between.
-            let until = locked_until.filter(|until| *until > at);
-            if until.is_some() || lookups >= 3 {
+            if let Some(until) = locked_until.filter(|until| *until > now()) {
                 let citizen_id = parse_id(&id)?;
                 self.hasher
                     .verify_decoy(password)
@@ -922,9 +932,11 @@ impl Registry {
                 self.store
                     .insert_audit_events(vec![failed(Some(citizen_id), "locked")])
                     .await?;
-                return Err(AuthenticationError::Locked {
-                    until: until.unwrap_or(at),
-                });
+                return Err(AuthenticationError::Locked { until });
+            }
+            // Not locked, but as many attempts in flight as may fail: wait for them.
+            if !wait.next().await {
+                return Err(AuthenticationError::Overloaded);
             }
         };
         let Some(row) = row else {
@@ -940,7 +952,6 @@ impl Registry {
         let citizen_id = parse_id(&row.id)?;
         let reserved = Reservation {
             count: row.failed_attempts,
-            locked_until: row.locked_until,
         };
         let verified = match row.password_hash {
             Some(hash) => self.hasher.verify(password, hash).await,
@@ -951,16 +962,18 @@ impl Registry {
             Err(error) => {
                 // Nothing was compared (load shed): the attempt is not a failure.
                 self.store
-                    .release_attempt(Counter::Password, citizen_id, reserved)
+                    .release_attempt(Counter::Password, citizen_id)
                     .await?;
                 return Err(overloaded(error));
             }
         };
         if !verified {
             self.store
-                .insert_failure_event(
+                .update_failure(
                     Counter::Password,
-                    reserved,
+                    citizen_id,
+                    now(),
+                    self.settings.lockout.curve(),
                     failed(Some(citizen_id), "wrong_password"),
                 )
                 .await?;
@@ -971,7 +984,7 @@ impl Registry {
         if status != CitizenStatus::Active {
             // The right password of a citizen who may not log in: not a wrong password.
             self.store
-                .release_attempt(Counter::Password, citizen_id, reserved)
+                .release_attempt(Counter::Password, citizen_id)
                 .await?;
             self.store
                 .insert_audit_events(vec![failed(Some(citizen_id), status.as_str())])
@@ -1191,4 +1204,26 @@ fn read_batches(
     }
     batch.bytes_read = reader.position().byte();
     let _ = sender.blocking_send(Ok(batch));
+}
+
+/// Waiting for a citizen's attempts in flight to settle before reserving another: short
+/// sleeps, growing, for at most about two seconds in all.
+#[derive(Default)]
+struct AttemptWait {
+    waited_ms: u64,
+}
+
+impl AttemptWait {
+    const LIMIT_MS: u64 = 2_000;
+
+    /// Sleeps before the next try; false once the wait is over.
+    async fn next(&mut self) -> bool {
+        if self.waited_ms >= Self::LIMIT_MS {
+            return false;
+        }
+        let step = (10 + self.waited_ms / 4).min(100);
+        tokio::time::sleep(std::time::Duration::from_millis(step)).await;
+        self.waited_ms += step;
+        true
+    }
 }

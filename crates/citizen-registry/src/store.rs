@@ -113,15 +113,14 @@ impl TryFrom<CitizenRow> for Citizen {
     }
 }
 
-/// Credentials needed to check a password login, with the reserved attempt's count and lock.
-/// Never leaves the crate.
+/// Credentials needed to check a password login, and the failure count when the attempt was
+/// reserved. Never leaves the crate.
 #[derive(FromRow)]
 pub(crate) struct PasswordRow {
     pub id: String,
     pub status: String,
     pub password_hash: Option<String>,
     pub failed_attempts: i64,
-    pub locked_until: Option<i64>,
 }
 
 /// Which failure counter of a citizen to count on.
@@ -134,21 +133,66 @@ pub(crate) enum Counter {
 }
 
 impl Counter {
-    /// The counter's columns: the count and the lock (fixed names, never input).
-    fn columns(self) -> (&'static str, &'static str) {
+    /// The counter's columns: the count, the lock, the attempts in flight and their lease
+    /// (fixed names, never input).
+    fn columns(self) -> Columns {
         match self {
-            Counter::Password => ("failed_attempts", "locked_until"),
-            Counter::Totp => ("totp_failures", "totp_locked_until"),
+            Counter::Password => Columns {
+                count: "failed_attempts",
+                lock: "locked_until",
+                in_flight: "attempts_in_flight",
+                lease: "attempts_lease_until",
+            },
+            Counter::Totp => Columns {
+                count: "totp_failures",
+                lock: "totp_locked_until",
+                in_flight: "totp_in_flight",
+                lease: "totp_lease_until",
+            },
         }
     }
 }
 
-/// An attempt reserved on a failure counter before the password or code is compared: the
-/// count with this attempt already counted as a failure, and the lock that count set.
+struct Columns {
+    count: &'static str,
+    lock: &'static str,
+    in_flight: &'static str,
+    lease: &'static str,
+}
+
+/// How long a reserved attempt holds its place if its node never settles it (a crash): far
+/// longer than any check, queueing for a hashing thread included.
+const ATTEMPT_LEASE_SECONDS: i64 = 60;
+
+/// The conditional UPDATE that reserves an attempt, in one statement, on `$1` (`key`):
+/// unless the citizen is locked at `$2`, and only while fewer attempts are in flight than may
+/// still fail before the lock (the free attempts left, or one once they are spent), one more
+/// is in flight. `$3` is `free_attempts`, `$4` the lease's end.
+fn reserve_sql(columns: &Columns, key: &str, also: &str, returning: &str) -> String {
+    let Columns {
+        count,
+        lock,
+        in_flight,
+        lease,
+    } = columns;
+    let live = format!("CASE WHEN {lease} IS NULL OR {lease} <= $2 THEN 0 ELSE {in_flight} END");
+    format!(
+        "UPDATE citizens SET {in_flight} = {live} + 1, {lease} = $4 \
+         WHERE {key} = $1{also} AND ({lock} IS NULL OR {lock} <= $2) \
+         AND {live} < CASE WHEN $3 - {count} > 1 THEN $3 - {count} ELSE 1 END \
+         RETURNING {returning}"
+    )
+}
+
+/// Takes one attempt out of flight (never below zero).
+fn leave_flight(in_flight: &str) -> String {
+    format!("{in_flight} = CASE WHEN {in_flight} > 0 THEN {in_flight} - 1 ELSE 0 END")
+}
+
+/// A reserved attempt: the failure count when it was reserved, to settle a success with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Reservation {
     pub count: i64,
-    pub locked_until: Option<i64>,
 }
 
 #[derive(FromRow)]
@@ -164,7 +208,6 @@ pub(crate) struct ReservedTotpRow {
     pub totp_secret: String,
     pub totp_last_step: Option<i64>,
     pub totp_failures: i64,
-    pub totp_locked_until: Option<i64>,
 }
 
 /// The lock after one more failure on `count` (the column, before the update), in SQL: the
@@ -195,14 +238,12 @@ fn bind_curve<'q, O>(
         .bind(curve.steady_delay)
 }
 
-/// Settles a reserved attempt that turned out not to be a failure, on `count`/`lock`: `$2`
-/// is the reserved count, `$3` what the count becomes if it is still that (0 after a success,
-/// one less when the attempt never ran), which also lifts the lock the reservation may have
-/// set. If other attempts were reserved since, their failures stand: only this attempt's own
-/// one is taken back.
-fn settle(count: &str, lock: &str) -> String {
+/// Settles a reserved attempt that succeeded: the failure count starts again, only if no
+/// failure was counted since the reservation (`$2`, the count it saw); a failure that came
+/// meanwhile stands, with its lock.
+fn reset_if_unchanged(count: &str, lock: &str) -> String {
     format!(
-        "{count} = CASE WHEN {count} = $2 THEN $3 WHEN {count} > 0 THEN {count} - 1 ELSE 0 END, \
+        "{count} = CASE WHEN {count} = $2 THEN 0 ELSE {count} END, \
          {lock} = CASE WHEN {count} = $2 THEN NULL ELSE {lock} END"
     )
 }
@@ -432,28 +473,31 @@ impl Store {
         Ok((cpr_taken, user_id_taken))
     }
 
-    /// Reserves a password attempt, atomically and before the password is checked: unless
-    /// the citizen is locked at `at`, counts it as a failure and sets the lock that count
-    /// calls for, in one statement, and returns the credentials. `None`: no such user ID, or
-    /// locked (see [`Store::find_password_lock`]). So a burst of guesses gets only the
-    /// policy's free attempts checked, on any number of nodes.
+    /// Reserves a password attempt, atomically and before the password is checked (see
+    /// [`reserve_sql`]), and returns the credentials with the failure count. `None`: no such
+    /// user ID, locked, or as many attempts in flight as may fail (see
+    /// [`Store::find_password_lock`]). So a burst of guesses, on any number of nodes, gets only
+    /// the policy's free attempts checked.
     pub(crate) async fn reserve_password_attempt(
         &self,
         user_id: &UserId,
         at: i64,
-        curve: LockCurve,
+        free_attempts: i64,
     ) -> Result<Option<PasswordRow>, StoreError> {
         static SQL: OnceLock<String> = OnceLock::new();
         let sql = SQL.get_or_init(|| {
-            format!(
-                "UPDATE citizens SET failed_attempts = failed_attempts + 1, locked_until = {} \
-                 WHERE user_id_key = $1 AND (locked_until IS NULL OR locked_until <= $2) \
-                 RETURNING id, status, password_hash, failed_attempts, locked_until",
-                lock_after_next("failed_attempts")
+            reserve_sql(
+                &Counter::Password.columns(),
+                "user_id_key",
+                "",
+                "id, status, password_hash, failed_attempts",
             )
         });
-        let query = sqlx::query_as(sql).bind(user_id.key());
-        Ok(bind_curve(query, at, curve)
+        Ok(sqlx::query_as(sql)
+            .bind(user_id.key())
+            .bind(at)
+            .bind(free_attempts)
+            .bind(at + ATTEMPT_LEASE_SECONDS)
             .fetch_optional(&self.pool)
             .await?)
     }
@@ -484,47 +528,45 @@ impl Store {
     }
 
     /// Reserves a one-time code attempt, as [`Store::reserve_password_attempt`] does for
-    /// passwords: unless the citizen's codes are locked at `at` (or there is no authenticator),
-    /// counts it as a failure with its lock, and returns the secret and the last used step.
+    /// passwords (none without an authenticator), and returns the secret, the last used step
+    /// and the failure count.
     pub(crate) async fn reserve_totp_attempt(
         &self,
         citizen_id: Uuid,
         at: i64,
-        curve: LockCurve,
+        free_attempts: i64,
     ) -> Result<Option<ReservedTotpRow>, StoreError> {
         static SQL: OnceLock<String> = OnceLock::new();
         let sql = SQL.get_or_init(|| {
-            format!(
-                "UPDATE citizens SET totp_failures = totp_failures + 1, totp_locked_until = {} \
-                 WHERE id = $1 AND totp_secret IS NOT NULL \
-                 AND (totp_locked_until IS NULL OR totp_locked_until <= $2) \
-                 RETURNING totp_secret, totp_last_step, totp_failures, totp_locked_until",
-                lock_after_next("totp_failures")
+            reserve_sql(
+                &Counter::Totp.columns(),
+                "id",
+                " AND totp_secret IS NOT NULL",
+                "totp_secret, totp_last_step, totp_failures",
             )
         });
-        let query = sqlx::query_as(sql).bind(citizen_id.to_string());
-        Ok(bind_curve(query, at, curve)
+        Ok(sqlx::query_as(sql)
+            .bind(citizen_id.to_string())
+            .bind(at)
+            .bind(free_attempts)
+            .bind(at + ATTEMPT_LEASE_SECONDS)
             .fetch_optional(&self.pool)
             .await?)
     }
 
-    /// Takes back a reserved attempt that was never compared (hashing was overloaded): the
-    /// count goes back by one, and the lock the reservation set is lifted if nothing was
-    /// reserved since.
+    /// Takes a reserved attempt out of flight without counting it: it was never compared
+    /// (hashing was overloaded), or it was the right password of a citizen who may not log in.
     pub(crate) async fn release_attempt(
         &self,
         counter: Counter,
         citizen_id: Uuid,
-        reserved: Reservation,
     ) -> Result<(), StoreError> {
-        let (count, lock) = counter.columns();
+        let columns = counter.columns();
         sqlx::query(&format!(
             "UPDATE citizens SET {} WHERE id = $1",
-            settle(count, lock)
+            leave_flight(columns.in_flight)
         ))
         .bind(citizen_id.to_string())
-        .bind(reserved.count)
-        .bind(reserved.count - 1)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -845,9 +887,9 @@ impl Store {
     }
 
     /// Records a used TOTP step, only if it is newer than the last one (compare-and-set, so two
-    /// nodes cannot both accept the same code), and settles the reserved attempt as a success:
-    /// the code counter starts again unless another attempt was reserved since, whose failure
-    /// then stands. Returns whether this call won; if not, the reservation stays a failure.
+    /// nodes cannot both accept the same code), and settles the reserved attempt as a success
+    /// (see [`reset_if_unchanged`]). Returns whether this call won; if not, the caller counts
+    /// the attempt as a failure.
     pub(crate) async fn update_totp_step(
         &self,
         citizen_id: Uuid,
@@ -858,16 +900,16 @@ impl Store {
         static SQL: OnceLock<String> = OnceLock::new();
         let sql = SQL.get_or_init(|| {
             format!(
-                "UPDATE citizens SET totp_last_step = $4, {} \
-                 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $4)",
-                settle("totp_failures", "totp_locked_until")
+                "UPDATE citizens SET totp_last_step = $3, {}, {} \
+                 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $3)",
+                reset_if_unchanged("totp_failures", "totp_locked_until"),
+                leave_flight("totp_in_flight")
             )
         });
         let mut transaction = self.pool.begin().await?;
         let result = sqlx::query(sql)
             .bind(citizen_id.to_string())
             .bind(reserved.count)
-            .bind(0_i64)
             .bind(step)
             .execute(&mut *transaction)
             .await?;
@@ -879,30 +921,49 @@ impl Store {
         Ok(true)
     }
 
-    /// Records a failure already counted by its reservation: `event` gets the count (as
-    /// `detail_name`) and the lock in its detail and goes through the audit writer.
-    pub(crate) async fn insert_failure_event(
+    /// Settles a reserved attempt as a failure: one more on `counter`, the lock its new count
+    /// calls for (the lockout policy, computed in SQL from `curve`), the attempt out of
+    /// flight, and the event (with the count and the lock in its detail), in one transaction.
+    pub(crate) async fn update_failure(
         &self,
         counter: Counter,
-        reserved: Reservation,
+        citizen_id: Uuid,
+        at: i64,
+        curve: LockCurve,
         event: AuditEvent,
     ) -> Result<(), StoreError> {
+        let columns = counter.columns();
         let detail_name = match counter {
             Counter::Password => "failed_attempts",
             Counter::Totp => "failed_codes",
         };
+        let sql = format!(
+            "UPDATE citizens SET {count} = {count} + 1, {lock} = {next}, {flight} \
+             WHERE id = $1 RETURNING {count}, {lock}",
+            count = columns.count,
+            lock = columns.lock,
+            next = lock_after_next(columns.count),
+            flight = leave_flight(columns.in_flight),
+        );
+        let mut transaction = self.pool.begin().await?;
+        let (failures, until): (i64, Option<i64>) =
+            bind_curve(sqlx::query_as(&sql).bind(citizen_id.to_string()), at, curve)
+                .fetch_one(&mut *transaction)
+                .await?;
         let mut event = event;
         if let serde_json::Value::Object(detail) = &mut event.detail {
-            detail.insert(detail_name.into(), reserved.count.into());
-            if let Some(until) = reserved.locked_until {
+            detail.insert(detail_name.into(), failures.into());
+            if let Some(until) = until {
                 detail.insert("locked_until".into(), until.into());
             }
         }
-        self.insert_audit_events(vec![event]).await
+        append_audit(&mut transaction, vec![event]).await?;
+        transaction.commit().await?;
+        Ok(())
     }
 
-    /// Settles a reserved password attempt as a success (the counter starts again, unless
-    /// another attempt was reserved since: then only this one is taken back) and records it.
+    /// Settles a reserved password attempt as a success (see [`reset_if_unchanged`]) and
+    /// records it.
     pub(crate) async fn update_login_success(
         &self,
         citizen_id: Uuid,
@@ -912,15 +973,15 @@ impl Store {
         static SQL: OnceLock<String> = OnceLock::new();
         let sql = SQL.get_or_init(|| {
             format!(
-                "UPDATE citizens SET {} WHERE id = $1",
-                settle("failed_attempts", "locked_until")
+                "UPDATE citizens SET {}, {} WHERE id = $1",
+                reset_if_unchanged("failed_attempts", "locked_until"),
+                leave_flight("attempts_in_flight")
             )
         });
         let mut transaction = self.pool.begin().await?;
         sqlx::query(sql)
             .bind(citizen_id.to_string())
             .bind(reserved.count)
-            .bind(0_i64)
             .execute(&mut *transaction)
             .await?;
         append_audit(&mut transaction, vec![event]).await?;
