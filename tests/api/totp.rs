@@ -123,3 +123,65 @@ async fn wrong_codes_lock_the_authenticator_even_for_the_right_code() {
         .expect("row");
     assert_eq!(failures, 0);
 }
+
+/// Counts `factor.failed` events whose detail holds `needle`.
+async fn failed_factors_with(app: &crate::helpers::TestApp, needle: &str) -> i64 {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_events WHERE kind = 'factor.failed' AND detail LIKE $1",
+    )
+    .bind(format!("%{needle}%"))
+    .fetch_one(&app.services.pool)
+    .await
+    .expect("count events");
+    count
+}
+
+#[tokio::test]
+async fn a_burst_of_parallel_wrong_codes_compares_only_the_free_attempts() {
+    let app = spawn_app().await;
+    app.cli_add_anna("anna", None).await;
+    let output = app.segl(&["citizen", "totp", "enroll", "anna"]).await;
+    assert!(output.success, "{}", output.stderr);
+    let registry = &app.services.registry;
+    let citizen = registry
+        .find_citizen(&citizen_registry::CitizenLookup::parse("anna").expect("lookup"))
+        .await
+        .expect("citizen");
+    let context = LoginContext::default();
+    let code = registry.current_totp_code(citizen.id).await.expect("code");
+    let last = code.chars().last().expect("digit");
+    let wrong = format!("{}{}", &code[..5], if last == '0' { '1' } else { '0' });
+    // 40 wrong codes at once: each attempt is reserved before the comparison, so only the
+    // policy's five free attempts are compared and counted; the rest are refused as locked.
+    let attempts = (0..40).map(|_| registry.verify_totp(citizen.id, &wrong, &context));
+    let results = futures::future::join_all(attempts).await;
+    assert!(
+        results
+            .iter()
+            .all(|result| matches!(result, Ok(TotpOutcome::Rejected))),
+        "{results:?}"
+    );
+    // A compared wrong code is audited with its count (`failed_codes`); a refused one as locked.
+    assert_eq!(failed_factors_with(&app, "\"failed_codes\"").await, 5);
+    assert_eq!(failed_factors_with(&app, "\"reason\":\"locked\"").await, 35);
+    let (failures, locked_until): (i64, Option<i64>) =
+        sqlx::query_as("SELECT totp_failures, totp_locked_until FROM citizens")
+            .fetch_one(&app.services.pool)
+            .await
+            .expect("row");
+    assert_eq!(failures, 5);
+    assert!(locked_until.is_some_and(|until| until > oidc_provider::provider::now()));
+
+    // Right after the burst, the right code is refused while locked.
+    let code = registry.current_totp_code(citizen.id).await.expect("code");
+    assert_eq!(
+        registry
+            .verify_totp(citizen.id, &code, &context)
+            .await
+            .expect("check"),
+        TotpOutcome::Rejected,
+        "while locked, even the right code is refused"
+    );
+    assert_eq!(app.audit_count("factor.succeeded").await, 0);
+    assert_eq!(failed_factors_with(&app, "\"reason\":\"locked\"").await, 36);
+}

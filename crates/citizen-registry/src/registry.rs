@@ -13,7 +13,7 @@ use crate::organisation::{
 };
 use crate::password::{PasswordCost, PasswordError, PasswordHasher, PasswordPolicy};
 use crate::sealing::{MasterKey, SealError, Sealer};
-use crate::store::{ImportedCitizen, Store, StoreError, StoredPasskey};
+use crate::store::{Counter, ImportedCitizen, Reservation, Store, StoreError, StoredPasskey};
 use crate::totp::{self, TotpError};
 use secrecy::SecretString;
 use std::path::Path;
@@ -604,17 +604,7 @@ impl Registry {
         code: &str,
         context: &LoginContext,
     ) -> Result<TotpOutcome, RegistryError> {
-        let (secret, last_step, locked_until) = self.totp_state(citizen_id).await?;
         let at = now();
-        // Wrong codes back off like wrong passwords (the lockout policy), per citizen and
-        // apart from the password counter, which a correct password resets: otherwise anyone
-        // with the password could guess codes without end. While locked, no code is checked.
-        let locked = locked_until.is_some_and(|until| until > at);
-        let matched = if locked {
-            None
-        } else {
-            totp::matching_step(&secret, code, at, last_step)?
-        };
         let event = |kind: &str| {
             let mut event = AuditEvent::new(kind, Some(citizen_id), "citizen", at)
                 .with_ip(context.ip.clone())
@@ -622,30 +612,73 @@ impl Registry {
             event.client_id = context.client_id.clone();
             event
         };
-        if let Some(step) = matched {
+        // Wrong codes back off like wrong passwords (the lockout policy), per citizen and
+        // apart from the password counter, which a correct password resets: otherwise anyone
+        // with the password could guess codes without end. Each attempt is reserved in the
+        // database before the code is compared, so parallel guesses on any nodes get only
+        // the attempts the policy allows compared; while locked, no code is compared.
+        let refused = |reason: &str| {
+            let mut refused = event(audit::kind::FACTOR_FAILED);
+            if let serde_json::Value::Object(detail) = &mut refused.detail {
+                detail.insert("reason".into(), reason.into());
+            }
+            refused
+        };
+        let free_attempts = self.settings.lockout.free_attempts;
+        let mut wait = AttemptWait::default();
+        let row = loop {
+            if let Some(row) = self
+                .store
+                .reserve_totp_attempt(citizen_id, now(), free_attempts)
+                .await?
+            {
+                break row;
+            }
+            let row = self
+                .store
+                .find_totp_row(citizen_id)
+                .await?
+                .ok_or(RegistryError::UnknownCitizen("id"))?;
+            if row.totp_secret.is_none() {
+                return Err(RegistryError::NoTotp);
+            }
+            if row.totp_locked_until.is_some_and(|until| until > now()) {
+                self.store
+                    .insert_audit_events(vec![refused("locked")])
+                    .await?;
+                return Ok(TotpOutcome::Rejected);
+            }
+            if !wait.next().await {
+                self.store
+                    .insert_audit_events(vec![refused("busy")])
+                    .await?;
+                return Ok(TotpOutcome::Rejected);
+            }
+        };
+        let reserved = Reservation {
+            count: row.totp_failures,
+        };
+        let secret = self
+            .totp_sealer
+            .open(&row.totp_secret, &citizen_id.to_string())?;
+        if let Some(step) = totp::matching_step(&secret, code, at, row.totp_last_step)? {
             let succeeded = event(audit::kind::FACTOR_SUCCEEDED)
                 .with_level(AssuranceLevel::Substantial.as_str());
             if self
                 .store
-                .update_totp_step(citizen_id, step, succeeded)
+                .update_totp_step(citizen_id, step, reserved, succeeded)
                 .await?
             {
                 return Ok(TotpOutcome::Accepted);
             }
         }
-        if locked {
-            let mut refused = event(audit::kind::FACTOR_FAILED);
-            if let serde_json::Value::Object(detail) = &mut refused.detail {
-                detail.insert("reason".into(), "locked".into());
-            }
-            self.store.insert_audit_events(vec![refused]).await?;
-            return Ok(TotpOutcome::Rejected);
-        }
-        let lockout = self.settings.lockout;
+        // A wrong or replayed code.
         self.store
-            .update_totp_failure(
+            .update_failure(
+                Counter::Totp,
                 citizen_id,
-                |failures| lockout.locked_until(failures, at),
+                now(),
+                self.settings.lockout.curve(),
                 event(audit::kind::FACTOR_FAILED),
             )
             .await?;
@@ -853,6 +886,12 @@ impl Registry {
 
     /// Checks a user ID and password. Takes the time of one argon2id verification whether or
     /// not the user ID exists; counts failures and locks with backoff; audits every attempt.
+    ///
+    /// The attempt is reserved in the database before the password is checked, in one
+    /// statement that refuses while the citizen is locked or while as many attempts are in
+    /// flight as may still fail before the lock (then it waits for them, briefly). So parallel
+    /// guesses, on any number of nodes, get only the policy's attempts verified. A success
+    /// starts the counter again only if no failure was counted since its reservation.
     pub async fn authenticate_password(
         &self,
         user_id: &str,
@@ -863,64 +902,86 @@ impl Registry {
             PasswordError::Overloaded => AuthenticationError::Overloaded,
             _ => AuthenticationError::InvalidCredentials,
         };
-        let row = match UserId::parse(user_id) {
-            Ok(user_id) => self.store.find_password_row(&user_id).await?,
-            Err(_) => None,
-        };
         let at = now();
-        let Some(row) = row else {
-            self.hasher
-                .verify_decoy(password)
-                .await
-                .map_err(overloaded)?;
-            let event = AuditEvent::new(audit::kind::LOGIN_FAILED, None, "citizen", at)
-                .with_ip(context.ip.clone())
-                .with_detail(serde_json::json!({ "reason": "unknown_user_id" }));
-            self.store
-                .insert_audit_events(vec![with_client(event, context)])
-                .await?;
-            return Err(AuthenticationError::InvalidCredentials);
-        };
-        let citizen_id =
-            Uuid::parse_str(&row.id).map_err(|_| StoreError::Corrupt("citizen id".into()))?;
-        let failed = |reason: &str| {
+        let failed = |citizen_id: Option<Uuid>, reason: &str| {
             with_client(
-                AuditEvent::new(audit::kind::LOGIN_FAILED, Some(citizen_id), "citizen", at)
+                AuditEvent::new(audit::kind::LOGIN_FAILED, citizen_id, "citizen", at)
                     .with_ip(context.ip.clone())
                     .with_detail(serde_json::json!({ "reason": reason })),
                 context,
             )
         };
-        if let Some(until) = row.locked_until.filter(|until| *until > at) {
+        let parse_id =
+            |id: &str| Uuid::parse_str(id).map_err(|_| StoreError::Corrupt("citizen id".into()));
+        let free_attempts = self.settings.lockout.free_attempts;
+        let user_id = UserId::parse(user_id).ok();
+        let mut wait = AttemptWait::default();
+        let row = loop {
+            let Some(user_id) = &user_id else {
+                break None;
+            };
+            if let Some(row) = self
+                .store
+                .reserve_password_attempt(user_id, now(), free_attempts)
+                .await?
+            {
+                break Some(row);
+            }
+            let Some((id, locked_until)) = self.store.find_password_lock(user_id).await? else {
+                break None;
+            };
+            if let Some(until) = locked_until.filter(|until| *until > now()) {
+                let citizen_id = parse_id(&id)?;
+                self.hasher
+                    .verify_decoy(password)
+                    .await
+                    .map_err(overloaded)?;
+                self.store
+                    .insert_audit_events(vec![failed(Some(citizen_id), "locked")])
+                    .await?;
+                return Err(AuthenticationError::Locked { until });
+            }
+            // Not locked, but as many attempts in flight as may fail: wait for them.
+            if !wait.next().await {
+                return Err(AuthenticationError::Overloaded);
+            }
+        };
+        let Some(row) = row else {
             self.hasher
                 .verify_decoy(password)
                 .await
                 .map_err(overloaded)?;
             self.store
-                .insert_audit_events(vec![failed("locked")])
+                .insert_audit_events(vec![failed(None, "unknown_user_id")])
                 .await?;
-            return Err(AuthenticationError::Locked { until });
-        }
-        let had_failures = row.failed_attempts != 0 || row.locked_until.is_some();
+            return Err(AuthenticationError::InvalidCredentials);
+        };
+        let citizen_id = parse_id(&row.id)?;
+        let reserved = Reservation {
+            count: row.failed_attempts,
+        };
         let verified = match row.password_hash {
-            Some(hash) => self
-                .hasher
-                .verify(password, hash)
-                .await
-                .map_err(overloaded)?,
-            None => self
-                .hasher
-                .verify_decoy(password)
-                .await
-                .map_err(overloaded)?,
+            Some(hash) => self.hasher.verify(password, hash).await,
+            None => self.hasher.verify_decoy(password).await,
+        };
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err(error) => {
+                // Nothing was compared (load shed): the attempt is not a failure.
+                self.store
+                    .release_attempt(Counter::Password, citizen_id)
+                    .await?;
+                return Err(overloaded(error));
+            }
         };
         if !verified {
-            let lockout = self.settings.lockout;
             self.store
-                .update_failed_attempt(
+                .update_failure(
+                    Counter::Password,
                     citizen_id,
-                    |count| lockout.locked_until(count, at),
-                    failed("wrong_password"),
+                    now(),
+                    self.settings.lockout.curve(),
+                    failed(Some(citizen_id), "wrong_password"),
                 )
                 .await?;
             return Err(AuthenticationError::InvalidCredentials);
@@ -928,8 +989,12 @@ impl Registry {
         let status = CitizenStatus::parse(&row.status)
             .map_err(|_| StoreError::Corrupt("citizen status".into()))?;
         if status != CitizenStatus::Active {
+            // The right password of a citizen who may not log in: not a wrong password.
             self.store
-                .insert_audit_events(vec![failed(status.as_str())])
+                .release_attempt(Counter::Password, citizen_id)
+                .await?;
+            self.store
+                .insert_audit_events(vec![failed(Some(citizen_id), status.as_str())])
                 .await?;
             return Err(AuthenticationError::Inactive(status));
         }
@@ -946,7 +1011,7 @@ impl Registry {
             context,
         );
         self.store
-            .update_login_success(citizen_id, had_failures, succeeded)
+            .update_login_success(citizen_id, reserved, succeeded)
             .await?;
         self.store
             .find_citizen_by_id(citizen_id)
@@ -1175,4 +1240,26 @@ fn read_batches(
     }
     batch.bytes_read = reader.position().byte();
     let _ = sender.blocking_send(Ok(batch));
+}
+
+/// Waiting for a citizen's attempts in flight to settle before reserving another: short
+/// sleeps, growing, for at most about two seconds in all.
+#[derive(Default)]
+struct AttemptWait {
+    waited_ms: u64,
+}
+
+impl AttemptWait {
+    const LIMIT_MS: u64 = 2_000;
+
+    /// Sleeps before the next try; false once the wait is over.
+    async fn next(&mut self) -> bool {
+        if self.waited_ms >= Self::LIMIT_MS {
+            return false;
+        }
+        let step = (10 + self.waited_ms / 4).min(100);
+        tokio::time::sleep(std::time::Duration::from_millis(step)).await;
+        self.waited_ms += step;
+        true
+    }
 }

@@ -10,6 +10,7 @@ use crate::citizen::{
     AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, Email, NewCitizen, PersonName, UserId,
 };
 use crate::cpr::NationalId;
+use crate::lockout::LockCurve;
 use crate::organisation::{
     Cvr, Employment, Organisation, OrganisationName, PowerOfAttorney, Principal, Privilege,
 };
@@ -151,23 +152,86 @@ impl TryFrom<CitizenRow> for Citizen {
     }
 }
 
-/// Credentials needed to check a password login. Never leaves the crate.
+/// Credentials needed to check a password login, and the failure count when the attempt was
+/// reserved. Never leaves the crate.
 #[derive(FromRow)]
 pub(crate) struct PasswordRow {
     pub id: String,
     pub status: String,
     pub password_hash: Option<String>,
     pub failed_attempts: i64,
-    pub locked_until: Option<i64>,
 }
 
 /// Which failure counter of a citizen to count on.
 #[derive(Clone, Copy)]
-enum Counter {
+pub(crate) enum Counter {
     /// Wrong passwords (`failed_attempts`, `locked_until`).
     Password,
     /// Wrong one-time codes (`totp_failures`, `totp_locked_until`).
     Totp,
+}
+
+impl Counter {
+    /// The counter's columns: the count, the lock, the attempts in flight and their lease
+    /// (fixed names, never input).
+    fn columns(self) -> Columns {
+        match self {
+            Counter::Password => Columns {
+                count: "failed_attempts",
+                lock: "locked_until",
+                in_flight: "attempts_in_flight",
+                lease: "attempts_lease_until",
+            },
+            Counter::Totp => Columns {
+                count: "totp_failures",
+                lock: "totp_locked_until",
+                in_flight: "totp_in_flight",
+                lease: "totp_lease_until",
+            },
+        }
+    }
+}
+
+struct Columns {
+    count: &'static str,
+    lock: &'static str,
+    in_flight: &'static str,
+    lease: &'static str,
+}
+
+/// How long a reserved attempt holds its place if its node never settles it (a crash): far
+/// longer than any check, queueing for a hashing thread included.
+const ATTEMPT_LEASE_SECONDS: i64 = 60;
+
+/// The conditional UPDATE that reserves an attempt, in one statement, on `$1` (`key`):
+/// unless the citizen is locked at `$2`, and only while fewer attempts are in flight than may
+/// still fail before the lock (the free attempts left, or one once they are spent), one more
+/// is in flight. `$3` is `free_attempts`, `$4` the lease's end.
+fn reserve_sql(columns: &Columns, key: &str, also: &str, returning: &str) -> String {
+    let Columns {
+        count,
+        lock,
+        in_flight,
+        lease,
+    } = columns;
+    let live = format!("CASE WHEN {lease} IS NULL OR {lease} <= $2 THEN 0 ELSE {in_flight} END");
+    format!(
+        "UPDATE citizens SET {in_flight} = {live} + 1, {lease} = $4 \
+         WHERE {key} = $1{also} AND ({lock} IS NULL OR {lock} <= $2) \
+         AND {live} < CASE WHEN $3 - {count} > 1 THEN $3 - {count} ELSE 1 END \
+         RETURNING {returning}"
+    )
+}
+
+/// Takes one attempt out of flight (never below zero).
+fn leave_flight(in_flight: &str) -> String {
+    format!("{in_flight} = CASE WHEN {in_flight} > 0 THEN {in_flight} - 1 ELSE 0 END")
+}
+
+/// A reserved attempt: the failure count when it was reserved, to settle a success with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reservation {
+    pub count: i64,
 }
 
 #[derive(FromRow)]
@@ -175,6 +239,52 @@ pub(crate) struct TotpRow {
     pub totp_secret: Option<String>,
     pub totp_last_step: Option<i64>,
     pub totp_locked_until: Option<i64>,
+}
+
+/// The TOTP state of a citizen whose code attempt was just reserved.
+#[derive(FromRow)]
+pub(crate) struct ReservedTotpRow {
+    pub totp_secret: String,
+    pub totp_last_step: Option<i64>,
+    pub totp_failures: i64,
+}
+
+/// The lock after one more failure on `count` (the column, before the update), in SQL: the
+/// policy's [`LockoutPolicy::locked_until`](crate::lockout::LockoutPolicy::locked_until)
+/// through its [`LockCurve`], with `$2` the time and `$3`..`$7` the curve (see
+/// [`bind_curve`]). The shift runs only below `steady_from`, where it cannot overflow.
+fn lock_after_next(count: &str) -> String {
+    format!(
+        "CASE WHEN {count} + 1 < $3 THEN NULL \
+         WHEN {count} + 1 - $3 >= $6 THEN $2 + $7 \
+         WHEN ($4 << CAST({count} + 1 - $3 AS INTEGER)) > $5 THEN $2 + $5 \
+         ELSE $2 + ($4 << CAST({count} + 1 - $3 AS INTEGER)) END"
+    )
+}
+
+/// Binds `$2` (the time) and `$3`..`$7` of [`lock_after_next`] after `$1`.
+fn bind_curve<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    at: i64,
+    curve: LockCurve,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(at)
+        .bind(curve.free_attempts)
+        .bind(curve.base_delay_seconds)
+        .bind(curve.max_delay_seconds)
+        .bind(curve.steady_from)
+        .bind(curve.steady_delay)
+}
+
+/// Settles a reserved attempt that succeeded: the failure count starts again, only if no
+/// failure was counted since the reservation (`$2`, the count it saw); a failure that came
+/// meanwhile stands, with its lock.
+fn reset_if_unchanged(count: &str, lock: &str) -> String {
+    format!(
+        "{count} = CASE WHEN {count} = $2 THEN 0 ELSE {count} END, \
+         {lock} = CASE WHEN {count} = $2 THEN NULL ELSE {lock} END"
+    )
 }
 
 fn organisation_from(cvr: &str, name: &str) -> Result<Organisation, StoreError> {
@@ -402,16 +512,46 @@ impl Store {
         Ok((cpr_taken, user_id_taken))
     }
 
-    pub(crate) async fn find_password_row(
+    /// Reserves a password attempt, atomically and before the password is checked (see
+    /// [`reserve_sql`]), and returns the credentials with the failure count. `None`: no such
+    /// user ID, locked, or as many attempts in flight as may fail (see
+    /// [`Store::find_password_lock`]). So a burst of guesses, on any number of nodes, gets only
+    /// the policy's free attempts checked.
+    pub(crate) async fn reserve_password_attempt(
         &self,
         user_id: &UserId,
+        at: i64,
+        free_attempts: i64,
     ) -> Result<Option<PasswordRow>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT id, status, password_hash, failed_attempts, locked_until FROM citizens WHERE user_id_key = $1",
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            reserve_sql(
+                &Counter::Password.columns(),
+                "user_id_key",
+                "",
+                "id, status, password_hash, failed_attempts",
+            )
+        });
+        Ok(sqlx::query_as(sql)
+            .bind(user_id.key())
+            .bind(at)
+            .bind(free_attempts)
+            .bind(at + ATTEMPT_LEASE_SECONDS)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The citizen id and password lock of a user ID, if it exists.
+    pub(crate) async fn find_password_lock(
+        &self,
+        user_id: &UserId,
+    ) -> Result<Option<(String, Option<i64>)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT id, locked_until FROM citizens WHERE user_id_key = $1")
+                .bind(user_id.key())
+                .fetch_optional(&self.pool)
+                .await?,
         )
-        .bind(user_id.key())
-        .fetch_optional(&self.pool)
-        .await?)
     }
 
     pub(crate) async fn find_totp_row(
@@ -424,6 +564,51 @@ impl Store {
         .bind(citizen_id.to_string())
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// Reserves a one-time code attempt, as [`Store::reserve_password_attempt`] does for
+    /// passwords (none without an authenticator), and returns the secret, the last used step
+    /// and the failure count.
+    pub(crate) async fn reserve_totp_attempt(
+        &self,
+        citizen_id: Uuid,
+        at: i64,
+        free_attempts: i64,
+    ) -> Result<Option<ReservedTotpRow>, StoreError> {
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            reserve_sql(
+                &Counter::Totp.columns(),
+                "id",
+                " AND totp_secret IS NOT NULL",
+                "totp_secret, totp_last_step, totp_failures",
+            )
+        });
+        Ok(sqlx::query_as(sql)
+            .bind(citizen_id.to_string())
+            .bind(at)
+            .bind(free_attempts)
+            .bind(at + ATTEMPT_LEASE_SECONDS)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Takes a reserved attempt out of flight without counting it: it was never compared
+    /// (hashing was overloaded), or it was the right password of a citizen who may not log in.
+    pub(crate) async fn release_attempt(
+        &self,
+        counter: Counter,
+        citizen_id: Uuid,
+    ) -> Result<(), StoreError> {
+        let columns = counter.columns();
+        sqlx::query(&format!(
+            "UPDATE citizens SET {} WHERE id = $1",
+            leave_flight(columns.in_flight)
+        ))
+        .bind(citizen_id.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// Inserts a citizen and its `citizen.created` event in one transaction.
@@ -741,22 +926,32 @@ impl Store {
     }
 
     /// Records a used TOTP step, only if it is newer than the last one (compare-and-set, so two
-    /// nodes cannot both accept the same code). Returns whether this call won.
+    /// nodes cannot both accept the same code), and settles the reserved attempt as a success
+    /// (see [`reset_if_unchanged`]). Returns whether this call won; if not, the caller counts
+    /// the attempt as a failure.
     pub(crate) async fn update_totp_step(
         &self,
         citizen_id: Uuid,
         step: i64,
+        reserved: Reservation,
         event: AuditEvent,
     ) -> Result<bool, StoreError> {
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            format!(
+                "UPDATE citizens SET totp_last_step = $3, {}, {} \
+                 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $3)",
+                reset_if_unchanged("totp_failures", "totp_locked_until"),
+                leave_flight("totp_in_flight")
+            )
+        });
         let mut transaction = self.pool.begin().await?;
-        let result = sqlx::query(
-            "UPDATE citizens SET totp_last_step = $1, totp_failures = 0, totp_locked_until = NULL \
-             WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
-        )
-        .bind(step)
-        .bind(citizen_id.to_string())
-        .execute(&mut *transaction)
-        .await?;
+        let result = sqlx::query(sql)
+            .bind(citizen_id.to_string())
+            .bind(reserved.count)
+            .bind(step)
+            .execute(&mut *transaction)
+            .await?;
         if result.rows_affected() == 0 {
             return Ok(false);
         }
@@ -765,58 +960,35 @@ impl Store {
         Ok(true)
     }
 
-    /// Counts one wrong one-time code, sets the lock its count calls for, and records it.
-    pub(crate) async fn update_totp_failure(
-        &self,
-        citizen_id: Uuid,
-        locked_until: impl FnOnce(i64) -> Option<i64>,
-        event: AuditEvent,
-    ) -> Result<(), StoreError> {
-        self.count_failure(Counter::Totp, citizen_id, locked_until, event)
-            .await
-            .map(|_| ())
-    }
-
-    /// Counts one failed attempt and returns the new count.
-    pub(crate) async fn update_failed_attempt(
-        &self,
-        citizen_id: Uuid,
-        locked_until: impl FnOnce(i64) -> Option<i64>,
-        event: AuditEvent,
-    ) -> Result<(i64, Option<i64>), StoreError> {
-        self.count_failure(Counter::Password, citizen_id, locked_until, event)
-            .await
-    }
-
-    /// One more failure on `counter`, the lock its new count calls for, and the event (with
-    /// the count and the lock in its detail), in one transaction.
-    async fn count_failure(
+    /// Settles a reserved attempt as a failure: one more on `counter`, the lock its new count
+    /// calls for (the lockout policy, computed in SQL from `curve`), the attempt out of
+    /// flight, and the event (with the count and the lock in its detail), in one transaction.
+    pub(crate) async fn update_failure(
         &self,
         counter: Counter,
         citizen_id: Uuid,
-        locked_until: impl FnOnce(i64) -> Option<i64>,
+        at: i64,
+        curve: LockCurve,
         event: AuditEvent,
-    ) -> Result<(i64, Option<i64>), StoreError> {
-        // Fixed column names from the enum, never input.
-        let (count_column, lock_column, detail_name) = match counter {
-            Counter::Password => ("failed_attempts", "locked_until", "failed_attempts"),
-            Counter::Totp => ("totp_failures", "totp_locked_until", "failed_codes"),
+    ) -> Result<(), StoreError> {
+        let columns = counter.columns();
+        let detail_name = match counter {
+            Counter::Password => "failed_attempts",
+            Counter::Totp => "failed_codes",
         };
+        let sql = format!(
+            "UPDATE citizens SET {count} = {count} + 1, {lock} = {next}, {flight} \
+             WHERE id = $1 RETURNING {count}, {lock}",
+            count = columns.count,
+            lock = columns.lock,
+            next = lock_after_next(columns.count),
+            flight = leave_flight(columns.in_flight),
+        );
         let mut transaction = self.pool.begin().await?;
-        let (failures,): (i64,) = sqlx::query_as(&format!(
-            "UPDATE citizens SET {count_column} = {count_column} + 1 WHERE id = $1 RETURNING {count_column}"
-        ))
-        .bind(citizen_id.to_string())
-        .fetch_one(&mut *transaction)
-        .await?;
-        let until = locked_until(failures);
-        sqlx::query(&format!(
-            "UPDATE citizens SET {lock_column} = $1 WHERE id = $2"
-        ))
-        .bind(until)
-        .bind(citizen_id.to_string())
-        .execute(&mut *transaction)
-        .await?;
+        let (failures, until): (i64, Option<i64>) =
+            bind_curve(sqlx::query_as(&sql).bind(citizen_id.to_string()), at, curve)
+                .fetch_one(&mut *transaction)
+                .await?;
         let mut event = event;
         if let serde_json::Value::Object(detail) = &mut event.detail {
             detail.insert(detail_name.into(), failures.into());
@@ -826,24 +998,29 @@ impl Store {
         }
         append_audit(&mut transaction, vec![event]).await?;
         transaction.commit().await?;
-        Ok((failures, until))
+        Ok(())
     }
 
-    /// Resets the failure counter after a successful login and records it. With nothing to
-    /// reset (the usual case, from the [`PasswordRow`] read before the password was checked),
-    /// only the event is written, through the audit writer.
+    /// Settles a reserved password attempt as a success (see [`reset_if_unchanged`]) and
+    /// records it.
     pub(crate) async fn update_login_success(
         &self,
         citizen_id: Uuid,
-        had_failures: bool,
+        reserved: Reservation,
         event: AuditEvent,
     ) -> Result<(), StoreError> {
-        if !had_failures {
-            return self.insert_audit_events(vec![event]).await;
-        }
+        static SQL: OnceLock<String> = OnceLock::new();
+        let sql = SQL.get_or_init(|| {
+            format!(
+                "UPDATE citizens SET {}, {} WHERE id = $1",
+                reset_if_unchanged("failed_attempts", "locked_until"),
+                leave_flight("attempts_in_flight")
+            )
+        });
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("UPDATE citizens SET failed_attempts = 0, locked_until = NULL WHERE id = $1")
+        sqlx::query(sql)
             .bind(citizen_id.to_string())
+            .bind(reserved.count)
             .execute(&mut *transaction)
             .await?;
         append_audit(&mut transaction, vec![event]).await?;
