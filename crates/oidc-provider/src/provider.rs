@@ -86,6 +86,8 @@ pub struct ProviderSettings {
     /// How long after the login (`auth_time`) a client may ask for a CPR match.
     pub cpr_match_window_seconds: i64,
     pub session: SessionPolicy,
+    /// Where back-channel logouts may be delivered (`crate::outbound`).
+    pub outbound: crate::outbound::OutboundPolicy,
 }
 
 impl ProviderSettings {
@@ -433,8 +435,8 @@ pub struct Provider {
     pub(crate) passkeys: Arc<Ceremonies>,
     pairwise_key: Arc<hmac::Key>,
     discovery_json: bytes::Bytes,
-    /// For back-channel logout deliveries.
-    pub(crate) http: reqwest::Client,
+    /// For back-channel logout deliveries: the SSRF-guarded client.
+    pub(crate) http: crate::outbound::Outbound,
     /// Clients for client authentication, dropped when any client changes.
     clients: ClientCache,
 }
@@ -452,6 +454,8 @@ impl Provider {
             .map_err(|error| InternalError::Signing(error.to_string()))?;
         let discovery_json = bytes::Bytes::from(discovery::document(&settings.issuer).to_string());
         let passkeys = Arc::new(Ceremonies::new(&settings.issuer));
+        let http = crate::outbound::Outbound::new(settings.outbound.clone())
+            .map_err(|error| InternalError::Signing(error.to_string()))?;
         Ok(Self {
             passkeys,
             store,
@@ -460,11 +464,7 @@ impl Provider {
             keys,
             pairwise_key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &pairwise)),
             discovery_json,
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|error| InternalError::Signing(error.to_string()))?,
+            http,
             clients: ClientCache::default(),
         })
     }
