@@ -25,5 +25,6 @@ mod passkey;
 mod passkey_browser;
 mod poa;
 mod professional;
+mod ssrf;
 mod token_errors;
 mod totp;
