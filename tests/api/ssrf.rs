@@ -23,7 +23,8 @@ async fn counting_listener() -> (u16, Arc<AtomicUsize>) {
             counter.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 let mut buffer = [0_u8; 4096];
-                let _ = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buffer)).await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buffer)).await;
                 let _ = stream
                     .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
                     .await;
@@ -154,7 +155,10 @@ async fn outside_development_the_guarded_client_makes_no_connection_to_loopback(
     })
     .expect("client");
     let literal = format!("http://127.0.0.1:{port}/backchannel-logout");
-    match production.post_form(&literal, &[("logout_token", "x")]).await {
+    match production
+        .post_form(&literal, &[("logout_token", "x")])
+        .await
+    {
         Err(OutboundError::Refused(reason)) => {
             assert_eq!(reason, "the address 127.0.0.1 is a loopback address")
         }
@@ -178,7 +182,11 @@ async fn outside_development_the_guarded_client_makes_no_connection_to_loopback(
         }
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(connections.load(Ordering::SeqCst), 0, "no connection was made");
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        0,
+        "no connection was made"
+    );
 
     // The same listener is reached in development: the refusal above is the guard's.
     let development = Outbound::new(OutboundPolicy {

@@ -241,7 +241,11 @@ enum Reach {
 /// loopback host, as for redirect URIs), no user name or password, no fragment; one that Segl
 /// fetches itself may not name an internal IP address (`outbound::classify`; loopback under
 /// the loopback rule). Host names are checked again after resolution by `outbound::Outbound`.
-fn check_endpoint(field: &'static str, uri: &str, reach: Reach) -> Result<url::Url, RegistrationError> {
+fn check_endpoint(
+    field: &'static str,
+    uri: &str,
+    reach: Reach,
+) -> Result<url::Url, RegistrationError> {
     let refuse = |reason: String| RegistrationError::Endpoint { field, reason };
     if uri.chars().any(|c| c.is_control()) {
         return Err(refuse("it contains control characters".into()));
@@ -249,7 +253,9 @@ fn check_endpoint(field: &'static str, uri: &str, reach: Reach) -> Result<url::U
     let parsed = url::Url::parse(uri).map_err(|_| refuse("it is not an absolute URL".into()))?;
     let scheme = parsed.scheme();
     if scheme != "https" && scheme != "http" {
-        return Err(refuse(format!("scheme '{scheme}' is not allowed: use https")));
+        return Err(refuse(format!(
+            "scheme '{scheme}' is not allowed: use https"
+        )));
     }
     let host = parsed
         .host()

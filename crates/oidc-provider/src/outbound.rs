@@ -205,7 +205,12 @@ struct Blocked {
 impl std::fmt::Display for Blocked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.host {
-            Some(host) => write!(f, "{host} resolves to {}, {}", self.ip, self.kind.describe()),
+            Some(host) => write!(
+                f,
+                "{host} resolves to {}, {}",
+                self.ip,
+                self.kind.describe()
+            ),
             None => write!(f, "the address {} is {}", self.ip, self.kind.describe()),
         }
     }
@@ -232,7 +237,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
                         host: Some(host),
                         ip: address.ip(),
                         kind,
-                    }) as Box<dyn std::error::Error + Send + Sync>);
+                    })
+                        as Box<dyn std::error::Error + Send + Sync>);
                 }
             }
             Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
@@ -456,9 +462,18 @@ mod tests {
     async fn urls_are_checked_before_anything_is_sent() {
         let outbound = Outbound::new(OutboundPolicy::default()).expect("client");
         for (uri, why) in [
-            ("http://rp.example/logout", "only https (http only to a loopback host)"),
-            ("file:///etc/passwd", "only https (http only to a loopback host)"),
-            ("https://user:pw@rp.example/", "a URL with a user name or password"),
+            (
+                "http://rp.example/logout",
+                "only https (http only to a loopback host)",
+            ),
+            (
+                "file:///etc/passwd",
+                "only https (http only to a loopback host)",
+            ),
+            (
+                "https://user:pw@rp.example/",
+                "a URL with a user name or password",
+            ),
             (
                 "https://169.254.169.254/latest/meta-data",
                 "the address 169.254.169.254 is the cloud metadata address",
