@@ -1,9 +1,11 @@
 //! Onboarding as code: relying parties declared in a TOML file, loaded at start.
 
+use crate::settings::Settings;
 use crate::Services;
 use anyhow::Context;
 use oidc_provider::client::ClientRegistration;
 use oidc_provider::discovery::SCOPES;
+use oidc_provider::outbound::Outbound;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -50,29 +52,34 @@ pub fn supported_scopes() -> Vec<&'static str> {
     SCOPES.iter().map(|(scope, _)| *scope).collect()
 }
 
-/// OIDC Registration 5: fetches the `sector_identifier_uri` document and checks that it lists
-/// every redirect URI of the client.
-pub async fn check_sector_identifier(uri: &str, redirect_uris: &[String]) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .context("building the HTTP client")?;
-    let response = http
-        .get(uri)
-        .send()
+/// The largest sector identifier document Segl reads.
+const SECTOR_DOCUMENT_LIMIT: usize = 64 * 1024;
+
+/// The SSRF-guarded client for fetches at registration, with the deployment's policy.
+pub fn outbound(settings: &Settings) -> anyhow::Result<Outbound> {
+    Outbound::new(settings.provider_settings().outbound).context("building the HTTP client")
+}
+
+/// OIDC Registration 5: fetches the `sector_identifier_uri` document (through the guarded
+/// client: no internal addresses, no redirects, at most 64 KiB) and checks that it lists every
+/// redirect URI of the client. Call it after `ClientRegistration::validate`.
+pub async fn check_sector_identifier(
+    outbound: &Outbound,
+    uri: &str,
+    redirect_uris: &[String],
+) -> anyhow::Result<()> {
+    let (status, body) = outbound
+        .get(uri, SECTOR_DOCUMENT_LIMIT)
         .await
         .with_context(|| format!("cannot fetch sector_identifier_uri {uri}"))?;
-    if !response.status().is_success() {
+    if !status.is_success() {
         anyhow::bail!(
             "sector_identifier_uri {uri} answered HTTP {}",
-            response.status().as_u16()
+            status.as_u16()
         );
     }
-    let body = response
-        .text()
-        .await
-        .with_context(|| format!("cannot read sector_identifier_uri {uri}"))?;
+    let body = String::from_utf8(body)
+        .map_err(|_| anyhow::anyhow!("sector_identifier_uri {uri}: the document is not UTF-8"))?;
     oidc_provider::client::check_sector_document(redirect_uris, &body)
         .map_err(|problem| anyhow::anyhow!("sector_identifier_uri {uri}: {problem}"))
 }
@@ -86,7 +93,11 @@ pub fn read_jwks(path: &Path) -> anyhow::Result<serde_json::Value> {
 
 /// Validates every client of the file first, then writes them all (replacing earlier versions).
 /// One bad entry stops the start with its id named, and nothing is written.
-pub async fn load_file(services: &Services, path: &Path) -> anyhow::Result<usize> {
+pub async fn load_file(
+    services: &Services,
+    outbound: &Outbound,
+    path: &Path,
+) -> anyhow::Result<usize> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read clients file {}", path.display()))?;
     let file: ClientsFile =
@@ -126,14 +137,16 @@ pub async fn load_file(services: &Services, path: &Path) -> anyhow::Result<usize
             subject_type: entry.subject_type,
             sector_identifier_uri: entry.sector_identifier_uri,
         };
+        // Validated first: nothing is fetched from a URI the rules refuse.
+        let (client, generated) = registration
+            .clone()
+            .validate(&scopes)
+            .with_context(|| format!("client {id}"))?;
         if let Some(uri) = &registration.sector_identifier_uri {
-            check_sector_identifier(uri, &registration.redirect_uris)
+            check_sector_identifier(outbound, uri, &registration.redirect_uris)
                 .await
                 .with_context(|| format!("client {id}"))?;
         }
-        let (client, generated) = registration
-            .validate(&scopes)
-            .with_context(|| format!("client {id}"))?;
         if generated.is_some() {
             anyhow::bail!(
                 "client {id}: a secret-based client in the clients file needs secret_env"

@@ -328,7 +328,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("migrations applied");
         }
         Command::Citizen(command) => citizen(&Services::open(&settings).await?, command).await?,
-        Command::Client(command) => client(&Services::open(&settings).await?, command).await?,
+        Command::Client(command) => {
+            client(&Services::open(&settings).await?, &settings, command).await?
+        }
         Command::Org(command) => org(&Services::open(&settings).await?, command).await?,
         Command::Poa(command) => poa(&Services::open(&settings).await?, command).await?,
         Command::Keys(KeysCommand::List) => {
@@ -733,7 +735,11 @@ async fn poa(services: &Services, command: PoaCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<()> {
+async fn client(
+    services: &Services,
+    settings: &Settings,
+    command: ClientCommand,
+) -> anyhow::Result<()> {
     let store = &services.provider_store;
     match command {
         ClientCommand::Add {
@@ -788,7 +794,9 @@ async fn client(services: &Services, command: ClientCommand) -> anyhow::Result<(
                 .clone()
                 .validate(&segl::clients::supported_scopes())?;
             if let Some(uri) = &registration.sector_identifier_uri {
-                segl::clients::check_sector_identifier(uri, &registration.redirect_uris).await?;
+                let outbound = segl::clients::outbound(settings)?;
+                segl::clients::check_sector_identifier(&outbound, uri, &registration.redirect_uris)
+                    .await?;
             }
             if !store
                 .upsert_client(&client, "cli", false, oidc_provider::provider::now())

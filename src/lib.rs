@@ -124,6 +124,7 @@ impl Application {
         if !settings.provider.clients_file.trim().is_empty() {
             clients::load_file(
                 &services,
+                &clients::outbound(&settings)?,
                 std::path::Path::new(settings.provider.clients_file.trim()),
             )
             .await?;

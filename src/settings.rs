@@ -43,6 +43,9 @@ pub struct ProviderSection {
     pub cpr_match_window_seconds: i64,
     pub key_refresh_seconds: u64,
     pub clients_file: String,
+    /// Comma-separated host names of relying parties on an internal network: Segl may reach
+    /// them at private addresses (`oidc_provider::outbound`).
+    pub internal_hosts: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,7 +144,7 @@ impl Settings {
     }
 
     pub fn provider_settings(&self) -> oidc_provider::provider::ProviderSettings {
-        oidc_provider::provider::ProviderSettings {
+        let mut settings = oidc_provider::provider::ProviderSettings {
             issuer: self.server.issuer.trim_end_matches('/').to_owned(),
             code_lifetime_seconds: self.provider.code_lifetime_seconds,
             id_token_lifetime_seconds: self.provider.id_token_lifetime_seconds,
@@ -153,6 +156,28 @@ impl Settings {
                 idle_seconds: self.session.idle_seconds,
                 absolute_seconds: self.session.absolute_seconds,
             },
+            outbound: oidc_provider::outbound::OutboundPolicy::default(),
+        };
+        settings.outbound = self.outbound_policy(&settings);
+        settings
+    }
+
+    /// Where Segl may send requests: loopback only in development (the same switch as cookies
+    /// without `Secure`: an issuer on plain-http loopback), internal networks only for the
+    /// listed hosts.
+    fn outbound_policy(
+        &self,
+        provider: &oidc_provider::provider::ProviderSettings,
+    ) -> oidc_provider::outbound::OutboundPolicy {
+        oidc_provider::outbound::OutboundPolicy {
+            allow_loopback: !provider.secure_cookies(),
+            internal_hosts: self
+                .provider
+                .internal_hosts
+                .split(',')
+                .map(|host| host.trim().trim_end_matches('.').to_ascii_lowercase())
+                .filter(|host| !host.is_empty())
+                .collect(),
         }
     }
 

@@ -28,5 +28,6 @@ mod passkey_browser;
 mod poa;
 mod professional;
 mod server;
+mod ssrf;
 mod token_errors;
 mod totp;

@@ -185,8 +185,10 @@ pub enum RegistrationError {
     SubjectType(String),
     #[error("the public subject type is only for public authorities (--public-authority)")]
     PublicSubjectNeedsPublicAuthority,
-    #[error("sector_identifier_uri '{0}' must be an absolute https URL (http only on loopback)")]
-    SectorIdentifierUri(String),
+    /// A logout or sector URI that breaks a rule of `check_endpoint`; the URI itself is not
+    /// repeated (it may hold a password).
+    #[error("{field} is refused: {reason}")]
+    Endpoint { field: &'static str, reason: String },
     #[error("random generation failed")]
     Random,
 }
@@ -218,12 +220,69 @@ fn check_uri(uri: &str) -> Result<(), RegistrationError> {
     if parsed.fragment().is_some() || parsed.cannot_be_a_base() {
         return Err(bad());
     }
-    let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"));
+    let loopback = parsed
+        .host()
+        .is_some_and(|host| crate::outbound::is_loopback_host(&host));
     match parsed.scheme() {
         "https" => Ok(()),
         "http" if loopback => Ok(()),
         _ => Err(bad()),
     }
+}
+
+/// Who follows a registered URI: the citizen's browser, or Segl itself (SSRF rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    Browser,
+    Server,
+}
+
+/// The rules for logout and sector URIs: an absolute https URL with a host (http only on a
+/// loopback host, as for redirect URIs), no user name or password, no fragment; one that Segl
+/// fetches itself may not name an internal IP address (`outbound::classify`; loopback under
+/// the loopback rule). Host names are checked again after resolution by `outbound::Outbound`.
+fn check_endpoint(
+    field: &'static str,
+    uri: &str,
+    reach: Reach,
+) -> Result<url::Url, RegistrationError> {
+    let refuse = |reason: String| RegistrationError::Endpoint { field, reason };
+    if uri.chars().any(|c| c.is_control()) {
+        return Err(refuse("it contains control characters".into()));
+    }
+    let parsed = url::Url::parse(uri).map_err(|_| refuse("it is not an absolute URL".into()))?;
+    let scheme = parsed.scheme();
+    if scheme != "https" && scheme != "http" {
+        return Err(refuse(format!(
+            "scheme '{scheme}' is not allowed: use https"
+        )));
+    }
+    let host = parsed
+        .host()
+        .ok_or_else(|| refuse("it has no host".into()))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(refuse("it must not contain a user name or password".into()));
+    }
+    if parsed.fragment().is_some() {
+        return Err(refuse("it must not contain a fragment".into()));
+    }
+    let ip = match host {
+        url::Host::Domain(_) => None,
+        url::Host::Ipv4(ip) => Some(std::net::IpAddr::V4(ip)),
+        url::Host::Ipv6(ip) => Some(std::net::IpAddr::V6(ip)),
+    };
+    if let (Reach::Server, Some(ip)) = (reach, ip) {
+        match crate::outbound::classify(ip) {
+            None | Some(crate::outbound::AddressKind::Loopback) => {}
+            Some(kind) => return Err(refuse(format!("its host {ip} is {}", kind.describe()))),
+        }
+    }
+    if scheme == "http" && !crate::outbound::is_loopback_host(&host) {
+        return Err(refuse(
+            "http is only allowed on 127.0.0.1, [::1] or localhost: use https".into(),
+        ));
+    }
+    Ok(parsed)
 }
 
 impl ClientRegistration {
@@ -247,12 +306,17 @@ impl ClientRegistration {
         if self.redirect_uris.is_empty() {
             return Err(RegistrationError::NoRedirectUri);
         }
-        for uri in self
-            .redirect_uris
-            .iter()
-            .chain(&self.post_logout_redirect_uris)
-        {
+        for uri in &self.redirect_uris {
             check_uri(uri)?;
+        }
+        for uri in &self.post_logout_redirect_uris {
+            check_endpoint("post_logout_redirect_uris", uri, Reach::Browser)?;
+        }
+        if let Some(uri) = &self.frontchannel_logout_uri {
+            check_endpoint("frontchannel_logout_uri", uri, Reach::Browser)?;
+        }
+        if let Some(uri) = &self.backchannel_logout_uri {
+            check_endpoint("backchannel_logout_uri", uri, Reach::Server)?;
         }
         let auth_method = ClientAuthMethod::parse(&self.auth_method)
             .ok_or_else(|| RegistrationError::AuthMethod(self.auth_method.clone()))?;
@@ -349,13 +413,8 @@ impl ClientRegistration {
         let sector_identifier = match &self.sector_identifier_uri {
             None => None,
             Some(uri) => {
-                let bad = || RegistrationError::SectorIdentifierUri(uri.clone());
-                check_uri(uri).map_err(|_| bad())?;
-                let host = url::Url::parse(uri)
-                    .ok()
-                    .and_then(|parsed| parsed.host_str().map(str::to_owned))
-                    .ok_or_else(bad)?;
-                Some(host)
+                let parsed = check_endpoint("sector_identifier_uri", uri, Reach::Server)?;
+                parsed.host_str().map(str::to_owned)
             }
         };
         let client = Client {

@@ -15,6 +15,7 @@ pub mod keyring;
 pub mod keys;
 pub mod level;
 pub mod logout;
+pub mod outbound;
 pub mod passkey;
 pub mod pkce;
 pub mod provider;

@@ -1,6 +1,7 @@
 //! Logout (OIDC RP-Initiated, Back-Channel and Front-Channel Logout 1.0): ending the SSO session
 //! and reaching every client that took part in it.
 
+use crate::outbound::OutboundError;
 use crate::provider::{now, InternalError, Provider};
 use crate::store::{Delivery, NewDelivery};
 use crate::tokens::{self, LogoutTokenClaims, BACKCHANNEL_LOGOUT_EVENT};
@@ -306,18 +307,17 @@ impl Provider {
         let token = self.sign(client.id_token_alg, Some("logout+jwt"), &claims)?;
         let outcome = match self
             .http
-            .post(&uri)
-            .form(&[("logout_token", token.as_str())])
-            .send()
+            .post_form(&uri, &[("logout_token", token.as_str())])
             .await
         {
-            Ok(response) if response.status().is_success() => {
-                let outcome = format!("delivered ({})", response.status().as_u16());
+            Ok(status) if status.is_success() => {
+                let outcome = format!("delivered ({})", status.as_u16());
                 self.store.delete_delivery(&delivery.id).await?;
                 return self.audit_delivery(&delivery, &outcome, attempt).await;
             }
-            Ok(response) => format!("refused ({})", response.status().as_u16()),
-            Err(error) if error.is_timeout() => "timed out".to_owned(),
+            Ok(status) => format!("refused ({})", status.as_u16()),
+            Err(OutboundError::Timeout) => "timed out".to_owned(),
+            Err(OutboundError::Refused(reason)) => format!("address refused: {reason}"),
             Err(_) => "unreachable".to_owned(),
         };
         match usize::try_from(delivery.attempts)

@@ -93,6 +93,8 @@ pub struct ProviderSettings {
     /// How long after the login (`auth_time`) a client may ask for a CPR match.
     pub cpr_match_window_seconds: i64,
     pub session: SessionPolicy,
+    /// Where back-channel logouts may be delivered (`crate::outbound`).
+    pub outbound: crate::outbound::OutboundPolicy,
 }
 
 impl ProviderSettings {
@@ -451,8 +453,8 @@ pub struct Provider {
     pub(crate) passkeys: Arc<Ceremonies>,
     pairwise_key: Arc<hmac::Key>,
     discovery_json: bytes::Bytes,
-    /// For back-channel logout deliveries.
-    pub(crate) http: reqwest::Client,
+    /// For back-channel logout deliveries: the SSRF-guarded client.
+    pub(crate) http: crate::outbound::Outbound,
     /// Clients for client authentication, dropped when any client changes.
     clients: ClientCache,
 }
@@ -470,6 +472,8 @@ impl Provider {
             .map_err(|error| InternalError::Signing(error.to_string()))?;
         let discovery_json = bytes::Bytes::from(discovery::document(&settings.issuer).to_string());
         let passkeys = Arc::new(Ceremonies::new(&settings.issuer));
+        let http = crate::outbound::Outbound::new(settings.outbound.clone())
+            .map_err(|error| InternalError::Signing(error.to_string()))?;
         Ok(Self {
             passkeys,
             store,
@@ -478,11 +482,7 @@ impl Provider {
             keys,
             pairwise_key: Arc::new(hmac::Key::new(hmac::HMAC_SHA256, &pairwise)),
             discovery_json,
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|error| InternalError::Signing(error.to_string()))?,
+            http,
             clients: ClientCache::default(),
         })
     }
