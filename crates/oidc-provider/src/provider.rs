@@ -1664,19 +1664,6 @@ impl Provider {
         let amr: Vec<String> =
             serde_json::from_str(&row.amr).map_err(|_| StoreError::Corrupt("code amr".into()))?;
         let jti = tokens::random_token().map_err(InternalError::from)?;
-        if !self
-            .store
-            .update_code_redeemed(&code_hash, &jti, at)
-            .await?
-        {
-            // Another request redeemed it between our read and write: treat as reuse.
-            if let Some(row) = self.store.find_code(&code_hash).await? {
-                self.revoke_grant(&row).await?;
-            }
-            return Err(TokenError::InvalidGrant(
-                "the code was already used; tokens issued from it are revoked".into(),
-            ));
-        }
         let sub = self.subject(client, citizen.id);
         let grant = Grant {
             client_id: client.id.clone(),
@@ -1695,7 +1682,10 @@ impl Provider {
             at,
             self.settings.access_token_lifetime_seconds,
         )?;
-        let refresh_token = self.issue_refresh_token(client, &grant, &jti, at).await?;
+        let refresh = self.prepare_refresh_token(client, &grant, &jti, at).await?;
+        // The release is audited before the code is spent: if the audit cannot be written the
+        // code stays unused and the client may retry. Only a concurrent redemption of the same
+        // code, refused below, leaves an audited release that was not delivered.
         let mut released = self
             .release_claims(
                 client,
@@ -1724,6 +1714,22 @@ impl Provider {
             claims: released,
         };
         let id_token = self.sign(client.id_token_alg, Some("JWT"), &id_claims)?;
+        // Spending the code and storing the refresh token are one transaction: a client that
+        // got an error (503 while the database is unavailable) can retry with the same code.
+        if !self
+            .store
+            .redeem_code(&code_hash, &jti, at, refresh.as_ref().map(|(_, row)| row))
+            .await?
+        {
+            // Another request redeemed it between our read and write: treat as reuse.
+            if let Some(row) = self.store.find_code(&code_hash).await? {
+                self.revoke_grant(&row).await?;
+            }
+            return Err(TokenError::InvalidGrant(
+                "the code was already used; tokens issued from it are revoked".into(),
+            ));
+        }
+        let refresh_token = refresh.map(|(token, _)| token);
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",

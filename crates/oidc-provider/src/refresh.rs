@@ -42,14 +42,15 @@ fn corrupt(what: &str) -> TokenError {
 
 impl Provider {
     /// A refresh token for a new grant, if the client is registered for them or the citizen
-    /// granted `offline_access`. Without `offline_access` it ends with the SSO session.
-    pub(crate) async fn issue_refresh_token(
+    /// granted `offline_access`. Without `offline_access` it ends with the SSO session. Only
+    /// prepared: the caller stores the row in the transaction that redeems the code.
+    pub(crate) async fn prepare_refresh_token(
         &self,
         client: &Client,
         grant: &Grant,
         access_jti: &str,
         at: i64,
-    ) -> Result<Option<String>, InternalError> {
+    ) -> Result<Option<(String, RefreshRow)>, InternalError> {
         let offline = grant.scopes.iter().any(|scope| scope == "offline_access");
         if !client.refresh_tokens && !offline {
             return Ok(None);
@@ -63,27 +64,25 @@ impl Provider {
             }
         };
         let token = tokens::random_token()?;
-        self.store
-            .insert_refresh_token(&RefreshRow {
-                token_hash: tokens::sha256_hex(&token),
-                family_id: tokens::random_token()?,
-                client_id: client.id.clone(),
-                citizen_id: grant.citizen_id.to_string(),
-                sid: grant.sid.clone(),
-                client_sid: grant.client_sid.clone(),
-                scopes: serde_json::to_string(&grant.scopes).unwrap_or_default(),
-                acr: grant.acr.clone(),
-                amr: serde_json::to_string(&grant.amr).unwrap_or_default(),
-                auth_time: grant.auth_time,
-                offline: i64::from(offline),
-                access_jti: Some(access_jti.to_owned()),
-                created_at: at,
-                expires_at,
-                used_at: None,
-                revoked_at: None,
-            })
-            .await?;
-        Ok(Some(token))
+        let row = RefreshRow {
+            token_hash: tokens::sha256_hex(&token),
+            family_id: tokens::random_token()?,
+            client_id: client.id.clone(),
+            citizen_id: grant.citizen_id.to_string(),
+            sid: grant.sid.clone(),
+            client_sid: grant.client_sid.clone(),
+            scopes: serde_json::to_string(&grant.scopes).unwrap_or_default(),
+            acr: grant.acr.clone(),
+            amr: serde_json::to_string(&grant.amr).unwrap_or_default(),
+            auth_time: grant.auth_time,
+            offline: i64::from(offline),
+            access_jti: Some(access_jti.to_owned()),
+            created_at: at,
+            expires_at,
+            used_at: None,
+            revoked_at: None,
+        };
+        Ok(Some((token, row)))
     }
 
     /// The `refresh_token` grant. Each use rotates the token; presenting a used one revokes
@@ -159,15 +158,6 @@ impl Provider {
                 narrowed
             }
         };
-        // Only a request answered with tokens uses the token up: a refused one may be retried.
-        // Compare-and-set: of two concurrent refreshes with one token, the loser is a reuse.
-        if !self.store.update_refresh_used(&token_hash, at).await? {
-            self.revoke_family(&row, at, Revocation::RefreshReuse)
-                .await?;
-            return Err(TokenError::InvalidGrant(
-                "the refresh token was already used; its grant is revoked".into(),
-            ));
-        }
         let grant = Grant {
             client_id: client.id.clone(),
             citizen_id,
@@ -186,16 +176,28 @@ impl Provider {
             .min(row.expires_at - at);
         let access_token = self.mint_access_token(&grant, &sub, jti.clone(), at, lifetime)?;
         let next = tokens::random_token().map_err(InternalError::from)?;
-        self.store
-            .insert_refresh_token(&RefreshRow {
-                token_hash: tokens::sha256_hex(&next),
-                access_jti: Some(jti),
-                created_at: at,
-                used_at: None,
-                revoked_at: None,
-                ..row
-            })
-            .await?;
+        let successor = RefreshRow {
+            token_hash: tokens::sha256_hex(&next),
+            access_jti: Some(jti),
+            created_at: at,
+            used_at: None,
+            revoked_at: None,
+            ..row.clone()
+        };
+        // Only a request answered with tokens uses the token up: a refused one (or one that
+        // failed to store its successor) may be retried. Compare-and-set: of two concurrent
+        // refreshes with one token, the loser is a reuse.
+        if !self
+            .store
+            .rotate_refresh_token(&token_hash, at, &successor)
+            .await?
+        {
+            self.revoke_family(&row, at, Revocation::RefreshReuse)
+                .await?;
+            return Err(TokenError::InvalidGrant(
+                "the refresh token was already used; its grant is revoked".into(),
+            ));
+        }
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",

@@ -850,23 +850,33 @@ impl Store {
         .await?)
     }
 
-    /// Marks a code redeemed and records the access token issued from it, only if no one
-    /// redeemed it before (compare-and-set: two nodes cannot both redeem one code).
-    pub async fn update_code_redeemed(
+    /// Redeems a code (compare-and-set on `redeemed_at`) and stores the grant's refresh token in
+    /// one transaction: either the code is spent and the token exists, or neither. False when
+    /// another request redeemed the code first.
+    pub async fn redeem_code(
         &self,
         code_hash: &str,
         access_jti: &str,
         now: i64,
+        refresh: Option<&RefreshRow>,
     ) -> Result<bool, StoreError> {
+        let mut transaction = self.pool.begin().await?;
         let result = sqlx::query(
             "UPDATE authorization_codes SET redeemed_at = $1, access_jti = $2 WHERE code_hash = $3 AND redeemed_at IS NULL",
         )
         .bind(now)
         .bind(access_jti)
         .bind(code_hash)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
-        Ok(result.rows_affected() > 0)
+        if result.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if let Some(row) = refresh {
+            insert_refresh_row(&mut transaction, row).await?;
+        }
+        transaction.commit().await?;
+        Ok(true)
     }
 
     /// A citizen's sessions that have not ended or passed their absolute end, newest first
@@ -999,31 +1009,6 @@ impl Store {
 
     // ----- refresh tokens -----
 
-    pub async fn insert_refresh_token(&self, row: &RefreshRow) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, citizen_id, sid, scopes, acr, amr, auth_time, \
-             offline, access_jti, created_at, expires_at, client_sid) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(&row.token_hash)
-        .bind(&row.family_id)
-        .bind(&row.client_id)
-        .bind(&row.citizen_id)
-        .bind(&row.sid)
-        .bind(&row.scopes)
-        .bind(&row.acr)
-        .bind(&row.amr)
-        .bind(row.auth_time)
-        .bind(row.offline)
-        .bind(row.access_jti.clone())
-        .bind(row.created_at)
-        .bind(row.expires_at)
-        .bind(&row.client_sid)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// The first refresh token of the family issued with a code's access token (uses
     /// `refresh_tokens_sid`), to revoke the grant when the code is replayed.
     pub async fn find_refresh_token_of_code(
@@ -1057,21 +1042,30 @@ impl Store {
         .await?)
     }
 
-    /// Marks a refresh token used, only if it was not used or revoked before (compare-and-set:
-    /// of two concurrent refreshes with one token, one wins and the other is a reuse).
-    pub async fn update_refresh_used(
+    /// Rotates a refresh token in one transaction: marks it used, only if it was not used or
+    /// revoked before (compare-and-set: of two concurrent refreshes with one token, one wins and
+    /// the other is a reuse), and stores its successor. Either both happen or neither, so a
+    /// client that got an error may retry with the same token.
+    pub async fn rotate_refresh_token(
         &self,
         token_hash: &str,
         now: i64,
+        next: &RefreshRow,
     ) -> Result<bool, StoreError> {
+        let mut transaction = self.pool.begin().await?;
         let result = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(token_hash)
-        .execute(&self.pool)
+        .execute(&mut *transaction)
         .await?;
-        Ok(result.rows_affected() > 0)
+        if result.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_refresh_row(&mut transaction, next).await?;
+        transaction.commit().await?;
+        Ok(true)
     }
 
     /// Revokes a whole family; returns the access token ids issued from it, to revoke them too.
@@ -1155,4 +1149,33 @@ impl Store {
         }
         Ok(deleted)
     }
+}
+
+/// One refresh-token row, on a connection or inside a transaction.
+async fn insert_refresh_row(
+    connection: &mut sqlx::AnyConnection,
+    row: &RefreshRow,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family_id, client_id, citizen_id, sid, scopes, acr, amr, auth_time, \
+         offline, access_jti, created_at, expires_at, client_sid) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(&row.token_hash)
+    .bind(&row.family_id)
+    .bind(&row.client_id)
+    .bind(&row.citizen_id)
+    .bind(&row.sid)
+    .bind(&row.scopes)
+    .bind(&row.acr)
+    .bind(&row.amr)
+    .bind(row.auth_time)
+    .bind(row.offline)
+    .bind(row.access_jti.clone())
+    .bind(row.created_at)
+    .bind(row.expires_at)
+    .bind(&row.client_sid)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
 }
