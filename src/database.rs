@@ -76,15 +76,30 @@ fn create_private_folder(folder: &Path) -> std::io::Result<()> {
 /// The SQLite file holds CPR numbers, password hashes and the audit log: it is created here,
 /// owner-only (0600), before SQLite opens it, and SQLite gives its `-wal` and `-shm` files the
 /// database file's mode. Files left with a looser mode are tightened, with a warning.
+///
+/// An existing file is never opened here, only checked by path: closing any descriptor of a
+/// file drops every POSIX advisory lock this process holds on it (fcntl locks are per process,
+/// not per descriptor), so opening and closing the database beside a pool that already has it
+/// open (a second node or CLI command in the same process) silently released that pool's SQLite
+/// locks. Another process (`segl keys rotate`) then took the exclusive lock on close, believed
+/// itself the last connection, checkpointed and deleted the `-wal` file, and this process kept
+/// reading the unlinked one: a stale snapshot, keys never reloaded, for good.
 fn secure_sqlite_files(database: &Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+    if !database.exists() {
+        let mut options = std::fs::OpenOptions::new();
+        // create_new: if it appeared meanwhile, it is someone's open database; leave it be.
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        match options.open(database) {
+            Ok(created) => drop(created),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(error),
+        }
     }
-    drop(options.open(database)?);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

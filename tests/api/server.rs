@@ -369,3 +369,54 @@ async fn an_existing_sqlite_file_readable_by_others_is_tightened_at_start() {
         & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+/// Opening the database a second time in one process (a second node, as the key rotation test
+/// runs) must not release the first one's SQLite locks: fcntl locks belong to the process, and
+/// closing any descriptor of the file drops them all. Without its locks the first node looked
+/// unused to `segl`, which checkpointed and deleted the `-wal` (and `-shm`) file on exit while
+/// the node kept reading the unlinked copy: a stale snapshot that never saw the rotation.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_second_open_in_one_process_keeps_the_first_ones_sqlite_files() {
+    let app = spawn_app().await;
+    if !app.db.url.starts_with("sqlite:") {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let mut settings = app.settings.clone();
+    settings.server.listen = listener.local_addr().expect("bound").to_string();
+    let node = segl::Application::build_on(settings, listener)
+        .await
+        .expect("a second node on the database");
+    let second = node.services.clone();
+    tokio::spawn(node.run_until(std::future::pending()));
+    let listed = app.segl(&["keys", "list"]).await;
+    assert!(listed.success, "keys list: {}", listed.stderr);
+    // Other processes write and exit, as `segl keys rotate` does. Whether one of them closes
+    // its connection (and checkpoints) before it exits is a race, so there are several.
+    for _ in 0..4 {
+        let rotated = app.segl(&["keys", "rotate"]).await;
+        assert!(rotated.success, "keys rotate: {}", rotated.stderr);
+    }
+
+    let deleted: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .flatten()
+        .filter_map(|entry| std::fs::read_link(entry.path()).ok())
+        .map(|target| target.display().to_string())
+        .filter(|target| target.contains("segl.db") && target.ends_with("(deleted)"))
+        .collect();
+    assert!(
+        deleted.is_empty(),
+        "SQLite files deleted under open connections: {deleted:?}"
+    );
+    // Both pools see the rotations: four versions past the first keys.
+    for (name, pool) in [("first", &app.services.pool), ("second", &second.pool)] {
+        let (version,): (i64,) =
+            sqlx::query_as("SELECT version FROM signing_keys_version WHERE id = 1")
+                .fetch_one(pool)
+                .await
+                .expect("the version row");
+        assert_eq!(version, 5, "the rotation is visible to the {name} pool");
+    }
+}
