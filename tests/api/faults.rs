@@ -169,6 +169,26 @@ impl Ledger {
         histogram
     }
 
+    /// Every acknowledged refresh token, code and session works at `node`.
+    async fn assert_honoured_by(&self, node: &crate::nodes::Target) {
+        use crate::nodes::{prompt_none, redeem, refresh, value};
+        for (index, refresh_token) in self.refresh_tokens.iter().enumerate() {
+            let (status, body) = refresh(node, refresh_token).await;
+            assert_eq!(status, 200, "acknowledged refresh token {index}: {body}");
+        }
+        for (index, (code, verifier)) in self.codes.iter().enumerate() {
+            let (status, body) = redeem(node, code, verifier).await;
+            assert_eq!(status, 200, "acknowledged code {index}: {body}");
+        }
+        for (index, browser) in self.sessions.iter().enumerate() {
+            let pairs = prompt_none(browser, node).await;
+            assert!(
+                value(&pairs, "code").is_some(),
+                "acknowledged session {index}: {pairs:?}"
+            );
+        }
+    }
+
     fn count(&self, status: u16) -> usize {
         self.statuses.iter().filter(|&&seen| seen == status).count()
     }
@@ -247,7 +267,7 @@ async fn login_and_redeem(
 /// token and session still works and the audit chain verifies with every login in it.
 #[tokio::test]
 async fn a_full_disk_on_sqlite_loses_nothing_acknowledged_and_heals() {
-    use crate::nodes::{free_port, prompt_none, redeem, refresh, value, Cluster};
+    use crate::nodes::{free_port, Cluster};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
@@ -327,21 +347,7 @@ async fn a_full_disk_on_sqlite_loses_nothing_acknowledged_and_heals() {
     restarted.ready().await;
     let b = restarted.target.clone();
     let ledger = std::mem::take(&mut *ledger.lock().expect("ledger"));
-    for (index, refresh_token) in ledger.refresh_tokens.iter().enumerate() {
-        let (status, body) = refresh(&b, refresh_token).await;
-        assert_eq!(status, 200, "acknowledged refresh token {index}: {body}");
-    }
-    for (index, (code, verifier)) in ledger.codes.iter().enumerate() {
-        let (status, body) = redeem(&b, code, verifier).await;
-        assert_eq!(status, 200, "acknowledged code {index}: {body}");
-    }
-    for (index, browser) in ledger.sessions.iter().enumerate() {
-        let pairs = prompt_none(browser, &b).await;
-        assert!(
-            value(&pairs, "code").is_some(),
-            "acknowledged session {index}: {pairs:?}"
-        );
-    }
+    ledger.assert_honoured_by(&b).await;
     let (logins,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE kind = 'login.succeeded'")
             .fetch_one(&cluster.services.pool)
@@ -382,7 +388,7 @@ async fn a_full_disk_on_sqlite_loses_nothing_acknowledged_and_heals() {
 /// honours everything either node acknowledged; the audit chain verifies.
 #[tokio::test]
 async fn one_of_two_nodes_killed_mid_load_loses_nothing() {
-    use crate::nodes::{free_port, prompt_none, redeem, refresh, value, Cluster};
+    use crate::nodes::{free_port, Cluster};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
@@ -445,21 +451,7 @@ async fn one_of_two_nodes_killed_mid_load_loses_nothing() {
     let b = node_b.target.clone();
     for ledger in [&on_a, &on_b] {
         let ledger = std::mem::take(&mut *ledger.lock().expect("ledger"));
-        for (index, refresh_token) in ledger.refresh_tokens.iter().enumerate() {
-            let (status, body) = refresh(&b, refresh_token).await;
-            assert_eq!(status, 200, "acknowledged refresh token {index}: {body}");
-        }
-        for (index, (code, verifier)) in ledger.codes.iter().enumerate() {
-            let (status, body) = redeem(&b, code, verifier).await;
-            assert_eq!(status, 200, "acknowledged code {index}: {body}");
-        }
-        for (index, browser) in ledger.sessions.iter().enumerate() {
-            let pairs = prompt_none(browser, &b).await;
-            assert!(
-                value(&pairs, "code").is_some(),
-                "acknowledged session {index}: {pairs:?}"
-            );
-        }
+        ledger.assert_honoured_by(&b).await;
     }
     let verified = cluster.segl(&["audit", "verify"]).await;
     assert!(verified.success, "{}", verified.stderr);
