@@ -261,6 +261,22 @@ async fn login_and_redeem(
     Ok(true)
 }
 
+/// A worker that logs in and redeems at `target` until `stop`, keeping what was acknowledged.
+fn spawn_worker(
+    target: &crate::nodes::Target,
+    ledger: &std::sync::Arc<std::sync::Mutex<Ledger>>,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let (target, ledger, stop) = (target.clone(), ledger.clone(), stop.clone());
+    tokio::spawn(async move {
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            if login_and_redeem(&target, &ledger).await.is_err() {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    })
+}
+
 /// The disk fills up under a load of logins on SQLite, then space returns: while it is full
 /// the node answers 503 with Retry-After (never a 500, never an acknowledgement it cannot keep),
 /// it recovers by itself, and after a SIGKILL and a restart every acknowledged code, refresh
@@ -290,16 +306,7 @@ async fn a_full_disk_on_sqlite_loses_nothing_acknowledged_and_heals() {
     let ledger = Arc::new(Mutex::new(Ledger::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..WORKERS)
-        .map(|_| {
-            let (target, ledger, stop) = (node.target.clone(), ledger.clone(), stop.clone());
-            tokio::spawn(async move {
-                while !stop.load(Ordering::SeqCst) {
-                    if login_and_redeem(&target, &ledger).await.is_err() {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
-            })
-        })
+        .map(|_| spawn_worker(&node.target, &ledger, &stop))
         .collect();
     let successes = || ledger.lock().expect("ledger").refresh_tokens.len();
     let unavailable = || ledger.lock().expect("ledger").count(503);
@@ -388,17 +395,12 @@ async fn a_full_disk_on_sqlite_loses_nothing_acknowledged_and_heals() {
 /// honours everything either node acknowledged; the audit chain verifies.
 #[tokio::test]
 async fn one_of_two_nodes_killed_mid_load_loses_nothing() {
-    use crate::nodes::{free_port, Cluster};
+    use crate::nodes::Cluster;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    let (port_a, port_b) = (free_port(), free_port());
-    let cluster = Cluster::new(port_a).await;
-    let mut node_a = cluster.start("A", port_a);
-    let mut node_b = cluster.start("B", port_b);
-    node_a.ready().await;
-    node_b.ready().await;
+    let (cluster, mut node_a, node_b) = Cluster::two_nodes().await;
 
     // Two workers per node; the ones on A lose their node at the kill.
     let on_a = Arc::new(Mutex::new(Ledger::default()));
@@ -411,14 +413,7 @@ async fn one_of_two_nodes_killed_mid_load_loses_nothing() {
         (&node_b.target, &on_b),
         (&node_b.target, &on_b),
     ] {
-        let (target, ledger, stop) = (target.clone(), ledger.clone(), stop.clone());
-        workers.push(tokio::spawn(async move {
-            while !stop.load(Ordering::SeqCst) {
-                if login_and_redeem(&target, &ledger).await.is_err() {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }));
+        workers.push(spawn_worker(target, ledger, &stop));
     }
     let acknowledged = |ledger: &Mutex<Ledger>| ledger.lock().expect("ledger").sessions.len();
     let started = Instant::now();

@@ -66,6 +66,17 @@ impl Cluster {
         Cluster::on(TestDb::new().await, issuer_port).await
     }
 
+    /// A cluster with two nodes started and ready, the first one's port in the issuer.
+    pub(crate) async fn two_nodes() -> (Cluster, Node, Node) {
+        let (port_a, port_b) = (free_port(), free_port());
+        let cluster = Cluster::new(port_a).await;
+        let mut node_a = cluster.start("A", port_a);
+        let mut node_b = cluster.start("B", port_b);
+        node_a.ready().await;
+        node_b.ready().await;
+        (cluster, node_a, node_b)
+    }
+
     /// The same on a database the caller chose.
     pub(crate) async fn on(db: TestDb, issuer_port: u16) -> Cluster {
         let settings = Settings::for_tests(&db.url);
@@ -373,12 +384,7 @@ pub(crate) fn text<'a>(body: &'a Value, name: &str) -> &'a str {
 
 #[tokio::test]
 async fn two_nodes_on_one_database_serve_one_login_from_start_to_logout() {
-    let (port_a, port_b) = (free_port(), free_port());
-    let cluster = Cluster::new(port_a).await;
-    let mut node_a = cluster.start("A", port_a);
-    let mut node_b = cluster.start("B", port_b);
-    node_a.ready().await;
-    node_b.ready().await;
+    let (cluster, node_a, node_b) = Cluster::two_nodes().await;
     let (a, b) = (node_a.target.clone(), node_b.target.clone());
     let browser = browser();
 
