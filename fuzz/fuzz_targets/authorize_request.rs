@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use oidc_provider::authorize;
-use oidc_provider::client::{Client, ClientAuthMethod, SigningAlg};
+use oidc_provider::client::{Client, ClientAuthMethod, SigningAlg, SubjectType};
 
 fn client() -> Client {
     Client {
@@ -22,6 +22,10 @@ fn client() -> Client {
         backchannel_logout_uri: None,
         frontchannel_logout_uri: None,
         refresh_tokens: false,
+        public_authority: false,
+        cpr_entitled: false,
+        subject_type: SubjectType::Pairwise,
+        sector_identifier: None,
     }
 }
 

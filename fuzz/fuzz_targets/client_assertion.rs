@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use oidc_provider::client::{Client, ClientAuthMethod, SigningAlg};
+use oidc_provider::client::{Client, ClientAuthMethod, SigningAlg, SubjectType};
 use oidc_provider::client_auth::{self, ClientCredentials, JWT_BEARER_ASSERTION_TYPE};
 
 fn client() -> Client {
@@ -27,6 +27,10 @@ fn client() -> Client {
         backchannel_logout_uri: None,
         frontchannel_logout_uri: None,
         refresh_tokens: false,
+        public_authority: false,
+        cpr_entitled: false,
+        subject_type: SubjectType::Pairwise,
+        sector_identifier: None,
     }
 }
 
