@@ -39,14 +39,22 @@ fuzz_target!(|data: &[u8]| {
     let (header, assertion) = text.split_once('\n').unwrap_or(("", &text));
     let authorization = (!header.is_empty()).then_some(header);
     let form = vec![
-        ("client_assertion_type".to_owned(), JWT_BEARER_ASSERTION_TYPE.to_owned()),
+        (
+            "client_assertion_type".to_owned(),
+            JWT_BEARER_ASSERTION_TYPE.to_owned(),
+        ),
         ("client_assertion".to_owned(), assertion.to_owned()),
     ];
     let client = client();
     for form in [form, Vec::new()] {
         if let Ok(credentials) = ClientCredentials::parse(authorization, &form) {
             let known = (credentials.client_id() == client.id).then_some(&client);
-            let result = client_auth::authenticate(&credentials, known, &["https://login.example.dk"], 1_800_000_000);
+            let result = client_auth::authenticate(
+                &credentials,
+                known,
+                &["https://login.example.dk"],
+                1_800_000_000,
+            );
             assert!(result.is_err(), "an unsigned fuzz input authenticated");
         }
     }
