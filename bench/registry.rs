@@ -186,7 +186,7 @@ const FAMILY_NAMES: [&str; 20] = [
 ];
 
 /// Birth dates cycle over every day from 1 January 1858 to 31 December 2025, so all three
-/// centuries of docs/nemlogin.md section 6 occur.
+/// centuries of docs/NEMLOGIN.md section 6 occur.
 struct CprSpace {
     first_day: Date,
     days: u64,

@@ -237,7 +237,7 @@ async fn seed_citizens(services: &crate::Services) -> anyhow::Result<()> {
 }
 
 /// A demo organisation with Bodil as its professional, and Carla's power of attorney for Anna
-/// (for a year), so that both choices of docs/nemlogin.md section 3 can be tried.
+/// (for a year), so that both choices of docs/NEMLOGIN.md section 3 can be tried.
 async fn seed_identities(services: &crate::Services) -> anyhow::Result<()> {
     let registry = &services.registry;
     let cvr = Cvr::parse("12345674")?;

@@ -39,7 +39,7 @@ pub struct ProviderSection {
     pub access_token_lifetime_seconds: i64,
     pub offline_refresh_lifetime_seconds: i64,
     pub login_lifetime_seconds: i64,
-    /// How long after the login a client may ask for a CPR match (docs/nemlogin.md: 15 minutes).
+    /// How long after the login a client may ask for a CPR match (docs/NEMLOGIN.md: 15 minutes).
     pub cpr_match_window_seconds: i64,
     pub key_refresh_seconds: u64,
     pub clients_file: String,

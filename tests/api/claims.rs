@@ -1,4 +1,4 @@
-//! Identity data and privacy (docs/nemlogin.md section 3): pairwise and public subjects, scopes to
+//! Identity data and privacy (docs/NEMLOGIN.md section 3): pairwise and public subjects, scopes to
 //! claims, the CPR number only for entitled public authorities, CPR match, protected names,
 //! and the audit of every release.
 

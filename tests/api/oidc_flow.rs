@@ -750,7 +750,7 @@ async fn a_low_session_without_a_second_factor_is_denied_rather_than_asked_for_a
         .await;
 
     // Substantial on top of a Low session, for a citizen with no TOTP: no code can ever be
-    // right, so the answer is the same refusal as after the password (docs/nemlogin.md section 2).
+    // right, so the answer is the same refusal as after the password (docs/NEMLOGIN.md section 2).
     let (started, response) = authorize_response(&app, &client, &[]).await;
     let page = assert_denied_page(&app, response, &started).await;
     assert_eq!(

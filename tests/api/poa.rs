@@ -1,4 +1,4 @@
-//! Powers of attorney (docs/nemlogin.md section 3): granting, revoking and listing them; choosing to
+//! Powers of attorney (docs/NEMLOGIN.md section 3): granting, revoking and listing them; choosing to
 //! act for a principal at a public client; `privileges` and `act` in the tokens; expired and
 //! revoked ones unusable; the audit naming both people.
 

@@ -1,4 +1,4 @@
-//! Professional identities (docs/nemlogin.md section 3): organisations by CVR number, employments
+//! Professional identities (docs/NEMLOGIN.md section 3): organisations by CVR number, employments
 //! with a persistent professional UUID, the choice of organisation, and the CLI's errors.
 
 use crate::claims::{add_client_with, login, tokens_for_code, PASSWORD, USER_ID};

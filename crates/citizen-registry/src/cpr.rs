@@ -1,4 +1,4 @@
-//! The Danish personal identification number (CPR number): parsing and the rules of docs/nemlogin.md section 6.
+//! The Danish personal identification number (CPR number): parsing and the rules of docs/NEMLOGIN.md section 6.
 
 use std::fmt;
 use time::{Date, Month};
@@ -121,7 +121,7 @@ impl NationalId {
     }
 }
 
-/// docs/nemlogin.md section 6: the century comes from digit 7 and the two-digit year.
+/// docs/NEMLOGIN.md section 6: the century comes from digit 7 and the two-digit year.
 fn century(seventh_digit: u32, two_digit_year: u32) -> u32 {
     match seventh_digit {
         0..=3 => 1900,

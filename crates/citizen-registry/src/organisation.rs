@@ -1,5 +1,5 @@
 //! Organisations (CVR numbers), citizens' professional identities at them, and powers of
-//! attorney (docs/nemlogin.md section 3). Plain types and rules; the store keeps them.
+//! attorney (docs/NEMLOGIN.md section 3). Plain types and rules; the store keeps them.
 
 use crate::cpr::NationalId;
 use std::fmt;

@@ -1,5 +1,5 @@
 //! The citizen's own page at the provider: their live SSO sessions, and ending any of them
-//! (docs/nemlogin.md section 4); their authenticators, and enrolling an authenticator app or a
+//! (docs/NEMLOGIN.md section 4); their authenticators, and enrolling an authenticator app or a
 //! passkey behind a fresh login at the level the factor gives. Only replacing an app is
 //! self-service: the first one is enrolled by an administrator. Reached with the SSO session
 //! cookie; nothing else is shown.

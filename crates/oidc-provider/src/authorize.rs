@@ -1,6 +1,6 @@
 //! Authorization requests (OIDC Core 3.1.2, RFC 6749 4.1): validation and the answer to the client.
 //!
-//! Errors at the authorization endpoint come in two kinds (docs/nemlogin.md rule 4, RFC 6749 4.1.2.1,
+//! Errors at the authorization endpoint come in two kinds (docs/NEMLOGIN.md rule 4, RFC 6749 4.1.2.1,
 //! RFC 9700 4.11): while the client and its redirect URI are not yet trusted, an error is shown to
 //! the citizen as a page and never redirected; once they are, every error goes back to the client
 //! as a redirect. Hence two stages:
@@ -402,7 +402,7 @@ fn validate_for_trusted_redirect(
         return Err(invalid_request(description));
     }
 
-    // OIDC Core 3.1.2.1, docs/nemlogin.md rule 2: only the authorization code flow.
+    // OIDC Core 3.1.2.1, docs/NEMLOGIN.md rule 2: only the authorization code flow.
     match raw.get("response_type") {
         None => return Err(invalid_request("response_type is required.".to_owned())),
         Some("code") => {}
@@ -414,7 +414,7 @@ fn validate_for_trusted_redirect(
         }
     }
 
-    // docs/nemlogin.md rule 2: state and nonce are required (OIDC Core makes them optional).
+    // docs/NEMLOGIN.md rule 2: state and nonce are required (OIDC Core makes them optional).
     let state = state
         .ok_or_else(|| invalid_request("state is required.".to_owned()))?
         .to_owned();
@@ -427,7 +427,7 @@ fn validate_for_trusted_redirect(
         .ok_or_else(|| invalid_request("nonce is required.".to_owned()))?
         .to_owned();
 
-    // RFC 7636 4.3, RFC 9700 2.1.1, docs/nemlogin.md rule 2: PKCE with S256 for every client.
+    // RFC 7636 4.3, RFC 9700 2.1.1, docs/NEMLOGIN.md rule 2: PKCE with S256 for every client.
     let challenge = raw.get("code_challenge").ok_or_else(|| {
         invalid_request("code_challenge is required (PKCE with S256).".to_owned())
     })?;
@@ -516,7 +516,7 @@ fn validate_scopes(scope: Option<&str>, client: &Client) -> Result<Vec<String>, 
     if !scopes.iter().any(|scope| scope == "openid") {
         return Err("scope must include openid.".to_owned());
     }
-    // docs/nemlogin.md rule 4: a scope the client may not use fails the request.
+    // docs/NEMLOGIN.md rule 4: a scope the client may not use fails the request.
     if let Some(refused) = scopes
         .iter()
         .find(|scope| *scope != "openid" && !client.scopes.contains(scope))

@@ -1,4 +1,4 @@
-//! docs/nemlogin.md section 3: which identity claims a client gets. Scopes map to claims, the
+//! docs/NEMLOGIN.md section 3: which identity claims a client gets. Scopes map to claims, the
 //! `claims` request parameter (OIDC Core 5.5) adds single claims within what the client is
 //! registered for, and the client's entitlements decide the sensitive ones (`dk_cpr` only for
 //! CPR-entitled public authorities; protected names masked for everyone else).
@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 /// OIO-SAML 3.0 `specVersion`.
 pub const SPEC_VERSION: &str = "OIO-SAML-3.0";
 
-/// The identity types a client can ask for in `acr_values` (docs/nemlogin.md section 3).
+/// The identity types a client can ask for in `acr_values` (docs/NEMLOGIN.md section 3).
 pub const PERSON_URI: &str = "https://data.gov.dk/eid/Person";
 pub const PROFESSIONAL_URI: &str = "https://data.gov.dk/eid/Professional";
 
@@ -131,7 +131,7 @@ fn entitled(client: &Client, claim: &str) -> bool {
     let registered = scope == "openid" || client.scopes.iter().any(|allowed| allowed == scope);
     registered
         && match scope {
-            // docs/nemlogin.md section 3: only CPR-entitled public authorities, never anyone else.
+            // docs/NEMLOGIN.md section 3: only CPR-entitled public authorities, never anyone else.
             "cpr" => client.public_authority && client.cpr_entitled,
             "privileges" => client.public_authority,
             _ => true,

@@ -28,7 +28,7 @@ use crate::client::{Client, ClientAuthMethod, SigningAlg};
 /// RFC 7523 2.2: the `client_assertion_type` for a JWT used for client authentication.
 pub const JWT_BEARER_ASSERTION_TYPE: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// Clock skew allowed when checking a client's assertion (docs/nemlogin.md rule 5).
+/// Clock skew allowed when checking a client's assertion (docs/NEMLOGIN.md rule 5).
 pub const CLOCK_SKEW_SECONDS: i64 = 300;
 /// Longest lifetime accepted for an assertion, from `iat` (if sent) and from now.
 pub const MAX_ASSERTION_LIFETIME_SECONDS: i64 = 600;

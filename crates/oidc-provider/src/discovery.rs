@@ -19,7 +19,7 @@ pub mod path {
     pub const AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
 }
 
-/// Scopes and the claims each releases (docs/nemlogin.md section 3).
+/// Scopes and the claims each releases (docs/NEMLOGIN.md section 3).
 pub use crate::claims::SCOPES;
 
 /// Claims that are part of every ID token (OIDC Core 2) or describe the login.
@@ -81,7 +81,7 @@ pub fn document(issuer: &str) -> Value {
         "prompt_values_supported": ["none", "login"],
         "ui_locales_supported": ["da", "en"],
         "claims_parameter_supported": true,
-        // docs/nemlogin.md section 3: Segl's CPR-match endpoint (a custom metadata field).
+        // docs/NEMLOGIN.md section 3: Segl's CPR-match endpoint (a custom metadata field).
         "cpr_match_endpoint": endpoint(path::CPR_MATCH),
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

@@ -1,5 +1,5 @@
 //! Assurance levels in OIDC: the NSIS `acr` URIs, their synonyms, and how a level is reached
-//! (docs/nemlogin.md section 2).
+//! (docs/NEMLOGIN.md section 2).
 
 use citizen_registry::AssuranceLevel;
 
@@ -81,7 +81,7 @@ pub fn authenticator_level(amr: &[String]) -> Option<AssuranceLevel> {
     })
 }
 
-/// docs/nemlogin.md section 2: the level reached is the lowest of identity proofing and authenticator.
+/// docs/NEMLOGIN.md section 2: the level reached is the lowest of identity proofing and authenticator.
 pub fn level_reached(ial: AssuranceLevel, aal: AssuranceLevel) -> AssuranceLevel {
     ial.min(aal)
 }

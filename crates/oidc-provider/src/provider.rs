@@ -28,7 +28,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-/// docs/nemlogin.md section 2: `loa`, `ial` and `aal` as bare words beside the `acr` URI.
+/// docs/NEMLOGIN.md section 2: `loa`, `ial` and `aal` as bare words beside the `acr` URI.
 fn level_claims(
     citizen: &Citizen,
     acr: Option<&str>,
@@ -325,7 +325,7 @@ impl From<StoreError> for CprMatchError {
     }
 }
 
-/// docs/nemlogin.md section 3: three CPR-match tries per login at a client.
+/// docs/NEMLOGIN.md section 3: three CPR-match tries per login at a client.
 pub const CPR_MATCH_TRIES: i64 = 3;
 
 /// Audit event kinds the provider writes for identity data.
@@ -528,7 +528,7 @@ impl Provider {
         let Some(client) = client else {
             return Ok(Step::ErrorPage(PageError::UnknownClient));
         };
-        // docs/nemlogin.md section 3: the identity type rides in acr_values beside the level.
+        // docs/NEMLOGIN.md section 3: the identity type rides in acr_values beside the level.
         if request
             .acr_values
             .iter()
@@ -1415,7 +1415,7 @@ impl Provider {
         Ok(FormOutcome::Next(step, new_session))
     }
 
-    /// The citizen cancelled: the client gets `access_denied` (docs/nemlogin.md rule 4).
+    /// The citizen cancelled: the client gets `access_denied` (docs/NEMLOGIN.md rule 4).
     pub async fn cancel(
         &self,
         pending_id: &str,
@@ -1868,7 +1868,7 @@ impl Provider {
         tokens::pairwise_subject(&self.pairwise_key, &sector, citizen_id)
     }
 
-    /// docs/nemlogin.md section 3: the identity claims of a grant for one target (ID token or
+    /// docs/NEMLOGIN.md section 3: the identity claims of a grant for one target (ID token or
     /// userinfo), with the login's choices; every release is audited with the claim names.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn release_claims(
@@ -2018,7 +2018,7 @@ impl Provider {
 
     // ----- /cpr-match -----
 
-    /// docs/nemlogin.md section 3: does the CPR number the citizen typed at the client belong to
+    /// docs/NEMLOGIN.md section 3: does the CPR number the citizen typed at the client belong to
     /// the logged-in citizen? Three tries per login at a client, within the configured window
     /// after `auth_time`; every call is audited, never with the number.
     pub async fn cpr_match(&self, access_token: &str, cpr: &str) -> Result<bool, CprMatchError> {
@@ -2104,7 +2104,7 @@ impl Provider {
             body.insert("amr".into(), amr.clone().into());
             body.extend(level_claims(&citizen, claims.acr.as_deref(), amr));
         }
-        // docs/nemlogin.md section 4: when the SSO session ends, if nothing else happens.
+        // docs/NEMLOGIN.md section 4: when the SSO session ends, if nothing else happens.
         body.insert(
             "session_expiry".into(),
             session.expires_at(&self.settings.session).into(),

@@ -2,7 +2,7 @@
 
 use citizen_registry::AssuranceLevel;
 
-/// Idle and absolute lifetimes (docs/nemlogin.md section 4: 30 minutes idle, 8 hours absolute).
+/// Idle and absolute lifetimes (docs/NEMLOGIN.md section 4: 30 minutes idle, 8 hours absolute).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionPolicy {
     pub idle_seconds: i64,

@@ -1,4 +1,4 @@
-//! NSIS assurance levels (docs/nemlogin.md section 2): parsing `acr` values and comparing them.
+//! NSIS assurance levels (docs/NEMLOGIN.md section 2): parsing `acr` values and comparing them.
 
 /// The three NSIS levels, ordered: `Low < Substantial < High`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -12,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 
 /// Back-Channel Logout 1.0 2.4: the member of `events` that makes a JWT a logout token.
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
-/// Clock skew allowed on `iat` and `exp` (docs/nemlogin.md rule 5).
+/// Clock skew allowed on `iat` and `exp` (docs/NEMLOGIN.md rule 5).
 pub const CLOCK_SKEW_SECONDS: i64 = 300;
 /// A logout token without `exp` is accepted only this long after its `iat`.
 const MAX_AGE_WITHOUT_EXP_SECONDS: i64 = 600;

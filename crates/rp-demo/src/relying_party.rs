@@ -35,7 +35,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-/// Clock skew allowed on the ID token's `exp` and `iat` (docs/nemlogin.md rule 5).
+/// Clock skew allowed on the ID token's `exp` and `iat` (docs/NEMLOGIN.md rule 5).
 const CLOCK_SKEW_SECONDS: i64 = 300;
 /// Discovery is fetched again after this long, so a changed configuration is picked up.
 const DISCOVERY_MAX_AGE: Duration = Duration::from_secs(60 * 60);

@@ -2,7 +2,7 @@
 //!
 //! A session ends when the citizen logs out here, when Segl's back-channel logout names its
 //! `sid` or `sub`, after [`IDLE_SECONDS`] without a request, or [`MAX_LIFETIME_SECONDS`] after
-//! login (docs/nemlogin.md section 4).
+//! login (docs/NEMLOGIN.md section 4).
 
 use crate::level::Level;
 use serde_json::{Map, Value};

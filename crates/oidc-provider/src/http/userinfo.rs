@@ -46,7 +46,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     }
 }
 
-/// docs/nemlogin.md section 3: `POST /cpr-match` with the access token as Bearer and the `cpr` the
+/// docs/NEMLOGIN.md section 3: `POST /cpr-match` with the access token as Bearer and the `cpr` the
 /// citizen typed: `{"match": true|false}`.
 pub async fn cpr_match(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let token = match bearer(&headers) {

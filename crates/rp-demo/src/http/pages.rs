@@ -45,7 +45,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     }
 }
 
-/// Needs Substantial: a Low session is sent to step up (docs/nemlogin.md section 2: Segl asks
+/// Needs Substantial: a Low session is sent to step up (docs/NEMLOGIN.md section 2: Segl asks
 /// only for the missing factor).
 pub async fn secure(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let required = ReturnPage::Secure.required_level();
