@@ -154,7 +154,7 @@ pub async fn load_file(
         }
         clients.push(client);
     }
-    let now = oidc_provider::provider::now();
+    let now = oidc_provider::context::Clock::system().now();
     for client in &clients {
         services
             .provider_store

@@ -678,7 +678,7 @@ async fn poa(services: &Services, command: PoaCommand) -> anyhow::Result<()> {
                 .collect::<Result<Vec<_>, _>>()?;
             let valid_from = match from {
                 Some(from) => parse_instant(&from, "--from")?,
-                None => oidc_provider::provider::now(),
+                None => oidc_provider::context::Clock::system().now(),
             };
             let valid_until = parse_instant(&until, "--until")?;
             let agent = find(services, &agent).await?;
@@ -708,7 +708,7 @@ async fn poa(services: &Services, command: PoaCommand) -> anyhow::Result<()> {
         }
         PoaCommand::List { who } => {
             let agent = find(services, &who).await?;
-            let now = oidc_provider::provider::now();
+            let now = oidc_provider::context::Clock::system().now();
             for poa in registry.powers_of_attorney(agent.id).await? {
                 let state = if poa.revoked_at.is_some() {
                     "revoked"
@@ -799,7 +799,12 @@ async fn client(
                     .await?;
             }
             if !store
-                .upsert_client(&client, "cli", false, oidc_provider::provider::now())
+                .upsert_client(
+                    &client,
+                    "cli",
+                    false,
+                    oidc_provider::context::Clock::system().now(),
+                )
                 .await?
             {
                 bail!("a client with id '{}' already exists", client.id);

@@ -181,7 +181,12 @@ pub async fn start(
         let (client, _) = registration.validate(&crate::clients::supported_scopes())?;
         services
             .provider_store
-            .upsert_client(&client, "demo", true, oidc_provider::provider::now())
+            .upsert_client(
+                &client,
+                "demo",
+                true,
+                oidc_provider::context::Clock::system().now(),
+            )
             .await?;
         portals.push((name.to_owned(), portal.public_url().to_owned()));
         let mut stop = shutdown.clone();
@@ -257,7 +262,7 @@ async fn seed_identities(services: &crate::Services) -> anyhow::Result<()> {
     let carla = registry
         .find_citizen(&CitizenLookup::UserId(UserId::parse("carla")?))
         .await?;
-    let now = oidc_provider::provider::now();
+    let now = oidc_provider::context::Clock::system().now();
     registry
         .grant_power_of_attorney(
             &carla,

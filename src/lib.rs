@@ -10,8 +10,8 @@ use anyhow::Context;
 use citizen_registry::sealing::MasterKey;
 use citizen_registry::store::Store;
 use citizen_registry::Registry;
+use oidc_provider::context::Context as ProviderContext;
 use oidc_provider::keyring::KeyRing;
-use oidc_provider::provider::Provider;
 use oidc_provider::store::Store as ProviderStore;
 use secrecy::ExposeSecret;
 use settings::Settings;
@@ -104,7 +104,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     pub services: Services,
-    pub provider: Provider,
+    pub provider: ProviderContext,
     key_refresh: Duration,
     header_read_timeout: Duration,
     shutdown_drain: Duration,
@@ -130,7 +130,7 @@ impl Application {
             .await?;
         }
         let keys = Arc::new(services.key_ring().await?);
-        let provider = Provider::new(
+        let provider = ProviderContext::new(
             services.provider_store.clone(),
             services.registry.clone(),
             settings.provider_settings(),
@@ -266,12 +266,12 @@ fn is_connection_error(error: &std::io::Error) -> bool {
 
 /// Every second on every node: drop the client cache if a client changed anywhere (an indexed
 /// read of one row). A task of its own, so nothing else can delay it.
-async fn refresh_clients(provider: Provider) {
+async fn refresh_clients(provider: ProviderContext) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(error) = provider.refresh_client_cache().await {
+        if let Err(error) = oidc_provider::flows::client::refresh_client_cache(&provider).await {
             tracing::warn!(%error, "client cache refresh failed");
         }
     }
@@ -281,12 +281,12 @@ async fn refresh_clients(provider: Provider) {
 /// (an indexed query that usually finds nothing). Each delivery runs in a task of its own, so a
 /// slow relying party delays nobody else; a row is leased while tried, so nodes never post the
 /// same one at once, and a node that stops leaves its rows to the others.
-async fn deliver_logouts(provider: Provider) {
+async fn deliver_logouts(provider: ProviderContext) {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(error) = provider.deliver_due_logouts().await {
+        if let Err(error) = oidc_provider::flows::logout::deliver_due_logouts(&provider).await {
             tracing::warn!(%error, "back-channel logout delivery failed");
         }
     }
@@ -294,7 +294,7 @@ async fn deliver_logouts(provider: Provider) {
 
 /// Background upkeep on every node: pick up keys rotated elsewhere, delete expired rows.
 /// Losing this task loses nothing: all state is in the database.
-async fn maintain(provider: Provider, key_refresh: Duration) {
+async fn maintain(provider: ProviderContext, key_refresh: Duration) {
     let mut ticker = tokio::time::interval(key_refresh);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -304,7 +304,7 @@ async fn maintain(provider: Provider, key_refresh: Duration) {
             Ok(false) => {}
             Err(error) => tracing::warn!(%error, "signing key refresh failed"),
         }
-        let now = oidc_provider::provider::now();
+        let now = provider.clock().now();
         if let Err(error) = provider.store().delete_expired(now).await {
             tracing::warn!(%error, "deleting expired rows failed");
         }

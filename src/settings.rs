@@ -143,8 +143,8 @@ impl Settings {
         settings
     }
 
-    pub fn provider_settings(&self) -> oidc_provider::provider::ProviderSettings {
-        let mut settings = oidc_provider::provider::ProviderSettings {
+    pub fn provider_settings(&self) -> oidc_provider::context::ProviderSettings {
+        let mut settings = oidc_provider::context::ProviderSettings {
             issuer: self.server.issuer.trim_end_matches('/').to_owned(),
             code_lifetime_seconds: self.provider.code_lifetime_seconds,
             id_token_lifetime_seconds: self.provider.id_token_lifetime_seconds,
@@ -167,7 +167,7 @@ impl Settings {
     /// listed hosts.
     fn outbound_policy(
         &self,
-        provider: &oidc_provider::provider::ProviderSettings,
+        provider: &oidc_provider::context::ProviderSettings,
     ) -> oidc_provider::outbound::OutboundPolicy {
         oidc_provider::outbound::OutboundPolicy {
             allow_loopback: !provider.secure_cookies(),
@@ -187,7 +187,7 @@ impl Settings {
         self.provider
             .id_token_lifetime_seconds
             .max(self.provider.access_token_lifetime_seconds)
-            .max(oidc_provider::logout::LOGOUT_TOKEN_LIFETIME_SECONDS)
+            .max(oidc_provider::flows::logout::LOGOUT_TOKEN_LIFETIME_SECONDS)
     }
 
     /// How `segl keys rotate` times the switch and the retirement of the old key.

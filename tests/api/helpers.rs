@@ -348,7 +348,12 @@ impl TestApp {
         let added = self
             .services
             .provider_store
-            .upsert_client(&client, "test", false, oidc_provider::provider::now())
+            .upsert_client(
+                &client,
+                "test",
+                false,
+                oidc_provider::context::Clock::system().now(),
+            )
             .await
             .expect("client stored");
         assert!(added, "client id {} is new", client.id);

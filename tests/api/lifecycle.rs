@@ -25,7 +25,7 @@ fn issuer(app: &TestApp) -> String {
 }
 
 fn now() -> i64 {
-    oidc_provider::provider::now()
+    oidc_provider::context::Clock::system().now()
 }
 
 /// A `client_secret_basic` client for profile and email that gets refresh tokens.

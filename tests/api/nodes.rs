@@ -112,7 +112,12 @@ impl Cluster {
         .expect("valid client");
         services
             .provider_store
-            .upsert_client(&client, "test", false, oidc_provider::provider::now())
+            .upsert_client(
+                &client,
+                "test",
+                false,
+                oidc_provider::context::Clock::system().now(),
+            )
             .await
             .expect("client stored");
         Cluster {

@@ -603,7 +603,7 @@ async fn expired_code_is_invalid_grant() {
 async fn client_credentials_works_for_a_confidential_client() {
     let app = spawn_app().await;
     let client = app.add_basic_client("rp-basic", CALLBACK).await;
-    let before = oidc_provider::provider::now();
+    let before = oidc_provider::context::Clock::system().now();
     let answer = post_token(
         &app,
         &[("grant_type", "client_credentials"), ("scope", "profile")],
@@ -733,7 +733,7 @@ fn b64_json(value: &Value) -> String {
 
 /// RFC 7523 3: iss = sub = client_id, aud = the token endpoint, exp = now + 60, a fresh jti.
 fn assertion_claims(app: &TestApp, client_id: &str) -> Value {
-    let now = oidc_provider::provider::now();
+    let now = oidc_provider::context::Clock::system().now();
     json!({
         "iss": client_id,
         "sub": client_id,
@@ -828,7 +828,7 @@ async fn replayed_assertion_is_refused_after_expired_rows_are_cleaned_up() {
     let app = spawn_app().await;
     let key = ClientKey::generate("key-1");
     let client = add_jwt_client(&app, &key).await;
-    let now = oidc_provider::provider::now();
+    let now = oidc_provider::context::Clock::system().now();
     let mut claims = assertion_claims(&app, &client.id);
     // Past exp, but within the 300 s of clock skew: still accepted.
     claims["iat"] = json!(now - 120);
@@ -839,7 +839,7 @@ async fn replayed_assertion_is_refused_after_expired_rows_are_cleaned_up() {
     // The maintenance task runs this every key_refresh_seconds on every node.
     app.services
         .provider_store
-        .delete_expired(oidc_provider::provider::now())
+        .delete_expired(oidc_provider::context::Clock::system().now())
         .await
         .expect("cleanup");
     let replay = client_credentials_with_assertion(&app, Some(&client.id), &assertion).await;
@@ -851,7 +851,7 @@ async fn expired_assertion_is_invalid_client() {
     let app = spawn_app().await;
     let key = ClientKey::generate("key-1");
     let client = add_jwt_client(&app, &key).await;
-    let now = oidc_provider::provider::now();
+    let now = oidc_provider::context::Clock::system().now();
     let mut claims = assertion_claims(&app, &client.id);
     // Beyond the 300 s of clock skew.
     claims["iat"] = json!(now - 460);

@@ -91,7 +91,7 @@ async fn wrong_codes_lock_the_authenticator_even_for_the_right_code() {
             .await
             .expect("row");
     assert_eq!(failures, 5);
-    assert!(locked_until.is_some_and(|until| until > oidc_provider::provider::now()));
+    assert!(locked_until.is_some_and(|until| until > oidc_provider::context::Clock::system().now()));
     let code = registry.current_totp_code(citizen.id).await.expect("code");
     assert_eq!(
         registry
@@ -170,7 +170,7 @@ async fn a_burst_of_parallel_wrong_codes_compares_only_the_free_attempts() {
             .await
             .expect("row");
     assert_eq!(failures, 5);
-    assert!(locked_until.is_some_and(|until| until > oidc_provider::provider::now()));
+    assert!(locked_until.is_some_and(|until| until > oidc_provider::context::Clock::system().now()));
 
     // Right after the burst, the right code is refused while locked.
     let code = registry.current_totp_code(citizen.id).await.expect("code");

@@ -4,7 +4,7 @@
 use super::authorize::SESSION_COOKIE;
 use super::form::{self, cookie, field};
 use super::{error, AppState};
-use crate::account::{Enrolment, EnrolmentOutcome, Reauthentication};
+use crate::flows::account::{Enrolment, EnrolmentOutcome, Reauthentication};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::HeaderMap;
@@ -21,7 +21,7 @@ pub async fn show(
     let ended = field(&params, "ended") == Some("1");
     let enrolled = field(&params, "enrolled") == Some("1");
     let session = cookie(&headers, SESSION_COOKIE);
-    match state.provider.account(session.as_deref()).await {
+    match crate::flows::account::account(&state.context, session.as_deref()).await {
         Ok(view) => state
             .pages
             .account(view.as_ref(), ended, enrolled, &headers),
@@ -35,9 +35,7 @@ pub async fn end(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
         return state.pages.bad_request("The form is incomplete.", &headers);
     };
     let session = cookie(&headers, SESSION_COOKIE);
-    match state
-        .provider
-        .end_own_session(session.as_deref(), csrf, sid)
+    match crate::flows::account::end_own_session(&state.context, session.as_deref(), csrf, sid)
         .await
     {
         Ok(true) => Redirect::to("/account?ended=1").into_response(),
@@ -52,7 +50,7 @@ pub async fn end(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
 fn internal(
     state: &AppState,
     headers: &HeaderMap,
-    internal: crate::provider::InternalError,
+    internal: crate::error::InternalError,
 ) -> Response {
     error::internal_page(&state.pages, &internal, headers)
 }
@@ -60,7 +58,7 @@ fn internal(
 fn enrolment_outcome(
     state: &AppState,
     headers: &HeaderMap,
-    outcome: Result<EnrolmentOutcome, crate::provider::InternalError>,
+    outcome: Result<EnrolmentOutcome, crate::error::InternalError>,
 ) -> Response {
     match outcome {
         Ok(EnrolmentOutcome::Enrolled) => Redirect::to("/account?enrolled=1").into_response(),
@@ -73,7 +71,7 @@ fn enrolment_outcome(
 
 pub async fn totp_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let session = cookie(&headers, SESSION_COOKIE);
-    match state.provider.totp_form(session.as_deref()).await {
+    match crate::flows::account::totp_form(&state.context, session.as_deref()).await {
         Ok(Ok(form)) => state.pages.totp_form(&form, false, &headers),
         Ok(Err(gate)) => state.pages.enrolment_gate(&gate, false, &headers),
         Err(error) => internal(&state, &headers, error),
@@ -94,16 +92,20 @@ pub async fn totp_confirm(
         return state.pages.bad_request("The form is incomplete.", &headers);
     };
     let session = cookie(&headers, SESSION_COOKIE);
-    let outcome = state
-        .provider
-        .confirm_totp(session.as_deref(), csrf, enrolment, code)
-        .await;
+    let outcome = crate::flows::account::confirm_totp(
+        &state.context,
+        session.as_deref(),
+        csrf,
+        enrolment,
+        code,
+    )
+    .await;
     enrolment_outcome(&state, &headers, outcome)
 }
 
 pub async fn passkey_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let session = cookie(&headers, SESSION_COOKIE);
-    match state.provider.passkey_form(session.as_deref()).await {
+    match crate::flows::account::passkey_form(&state.context, session.as_deref()).await {
         Ok(Ok(form)) => state.pages.passkey_form(&form, &headers),
         Ok(Err(gate)) => state.pages.enrolment_gate(&gate, false, &headers),
         Err(error) => internal(&state, &headers, error),
@@ -124,17 +126,16 @@ pub async fn passkey_finish(
     let name = field(&fields, "name").unwrap_or_default();
     let credential = field(&fields, "credential").unwrap_or_default();
     let session = cookie(&headers, SESSION_COOKIE);
-    let outcome = state
-        .provider
-        .finish_passkey(
-            session.as_deref(),
-            csrf,
-            challenge,
-            name,
-            credential,
-            Some(peer.ip().to_string()),
-        )
-        .await;
+    let outcome = crate::flows::account::finish_passkey(
+        &state.context,
+        session.as_deref(),
+        csrf,
+        challenge,
+        name,
+        credential,
+        Some(peer.ip().to_string()),
+    )
+    .await;
     enrolment_outcome(&state, &headers, outcome)
 }
 
@@ -153,17 +154,16 @@ pub async fn reauthenticate(
     };
     let password = SecretString::from(field(&fields, "password").unwrap_or_default().to_owned());
     let session = cookie(&headers, SESSION_COOKIE);
-    match state
-        .provider
-        .reauthenticate(
-            session.as_deref(),
-            csrf,
-            enrolment,
-            password,
-            field(&fields, "code"),
-            Some(peer.ip().to_string()),
-        )
-        .await
+    match crate::flows::account::reauthenticate(
+        &state.context,
+        session.as_deref(),
+        csrf,
+        enrolment,
+        password,
+        field(&fields, "code"),
+        Some(peer.ip().to_string()),
+    )
+    .await
     {
         Ok(Reauthentication::Done) => {
             Redirect::to(&format!("/account/{}", enrolment.as_str())).into_response()

@@ -2,7 +2,7 @@
 
 use super::form::{self, cookie};
 use super::{error, AppState};
-use crate::provider::Step;
+use crate::flows::login::Step;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -42,10 +42,13 @@ async fn handle(state: AppState, headers: HeaderMap, bytes: &[u8]) -> Response {
     };
     let session = cookie(&headers, SESSION_COOKIE);
     let browser = cookie(&headers, BROWSER_COOKIE);
-    match state
-        .provider
-        .authorize(&params, session.as_deref(), browser.as_deref())
-        .await
+    match crate::flows::authorize::authorize(
+        &state.context,
+        &params,
+        session.as_deref(),
+        browser.as_deref(),
+    )
+    .await
     {
         Ok(Step::Respond(response)) => state.pages.respond(&response, &headers),
         Ok(Step::ErrorPage(page)) => state.pages.page_error(page, &headers),
@@ -56,7 +59,7 @@ async fn handle(state: AppState, headers: HeaderMap, bytes: &[u8]) -> Response {
             let mut response =
                 Redirect::to(&format!("/login?request={pending_id}")).into_response();
             if let Some(binding) = new_browser_binding {
-                let lifetime = state.provider.settings().session.absolute_seconds;
+                let lifetime = state.context.settings().session.absolute_seconds;
                 let value = form::set_cookie(BROWSER_COOKIE, &binding, lifetime, state.https);
                 if let Ok(value) = HeaderValue::from_str(&value) {
                     response.headers_mut().append(header::SET_COOKIE, value);

@@ -1,7 +1,9 @@
 //! The one mapping from provider errors to HTTP responses.
 
 use super::pages::Pages;
-use crate::provider::{CprMatchError, InternalError, TokenError, UserinfoError};
+use crate::error::InternalError;
+use crate::flows::token::TokenError;
+use crate::flows::userinfo::{CprMatchError, UserinfoError};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

@@ -20,16 +20,13 @@ pub async fn live() -> &'static str {
 }
 
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let keys = if state.provider.keys().is_ready() {
+    let keys = if state.context.keys().is_ready() {
         "ok"
     } else {
         "no active signing key"
     };
-    let applied = tokio::time::timeout(
-        DATABASE_TIMEOUT,
-        state.provider.store().applied_migrations(),
-    )
-    .await;
+    let applied =
+        tokio::time::timeout(DATABASE_TIMEOUT, state.context.store().applied_migrations()).await;
     let (database, migrations) = match applied {
         Ok(Ok(applied)) if applied == state.expected_migrations => ("ok", "ok".to_owned()),
         Ok(Ok(applied)) => (

@@ -4,7 +4,7 @@
 use super::authorize::{BROWSER_COOKIE, SESSION_COOKIE};
 use super::form::{self, cookie, field};
 use super::{error, AppState};
-use crate::provider::{FormOutcome, Step};
+use crate::flows::login::{FormOutcome, Step};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -22,11 +22,7 @@ pub async fn show(
         return state.pages.expired(&headers);
     };
     let browser = cookie(&headers, BROWSER_COOKIE);
-    match state
-        .provider
-        .login_view(pending_id, browser.as_deref())
-        .await
-    {
+    match crate::flows::login::login_view(&state.context, pending_id, browser.as_deref()).await {
         Ok(Some(view)) => state.pages.login(&view, None, &headers, StatusCode::OK),
         Ok(None) => state.pages.expired(&headers),
         Err(internal) => error::internal_page(&state.pages, &internal, &headers),
@@ -68,17 +64,16 @@ pub async fn password(
             .unwrap_or_default()
             .to_owned(),
     );
-    let outcome = state
-        .provider
-        .submit_password(
-            &base.pending_id,
-            base.browser.as_deref(),
-            &base.csrf,
-            user_id,
-            password,
-            Some(peer.ip().to_string()),
-        )
-        .await;
+    let outcome = crate::flows::login::password::submit_password(
+        &state.context,
+        &base.pending_id,
+        base.browser.as_deref(),
+        &base.csrf,
+        user_id,
+        password,
+        Some(peer.ip().to_string()),
+    )
+    .await;
     finish(&state, &headers, outcome)
 }
 
@@ -92,16 +87,15 @@ pub async fn code(
         return state.pages.expired(&headers);
     };
     let code = field(&base.fields, "code").unwrap_or_default();
-    let outcome = state
-        .provider
-        .submit_code(
-            &base.pending_id,
-            base.browser.as_deref(),
-            &base.csrf,
-            code,
-            Some(peer.ip().to_string()),
-        )
-        .await;
+    let outcome = crate::flows::login::second_factor::submit_code(
+        &state.context,
+        &base.pending_id,
+        base.browser.as_deref(),
+        &base.csrf,
+        code,
+        Some(peer.ip().to_string()),
+    )
+    .await;
     finish(&state, &headers, outcome)
 }
 
@@ -111,15 +105,14 @@ pub async fn choose(State(state): State<AppState>, headers: HeaderMap, body: Byt
         return state.pages.expired(&headers);
     };
     let choice = field(&base.fields, "choice").unwrap_or_default();
-    let outcome = state
-        .provider
-        .submit_choice(
-            &base.pending_id,
-            base.browser.as_deref(),
-            &base.csrf,
-            choice,
-        )
-        .await;
+    let outcome = crate::flows::login::choice::submit_choice(
+        &state.context,
+        &base.pending_id,
+        base.browser.as_deref(),
+        &base.csrf,
+        choice,
+    )
+    .await;
     finish(&state, &headers, outcome)
 }
 
@@ -133,16 +126,15 @@ pub async fn passkey(
         return state.pages.expired(&headers);
     };
     let credential = field(&base.fields, "credential").unwrap_or_default();
-    let outcome = state
-        .provider
-        .submit_passkey(
-            &base.pending_id,
-            base.browser.as_deref(),
-            &base.csrf,
-            credential,
-            Some(peer.ip().to_string()),
-        )
-        .await;
+    let outcome = crate::flows::login::second_factor::submit_passkey(
+        &state.context,
+        &base.pending_id,
+        base.browser.as_deref(),
+        &base.csrf,
+        credential,
+        Some(peer.ip().to_string()),
+    )
+    .await;
     finish(&state, &headers, outcome)
 }
 
@@ -150,10 +142,13 @@ pub async fn cancel(State(state): State<AppState>, headers: HeaderMap, body: Byt
     let Some(base) = form_base(&headers, &body) else {
         return state.pages.expired(&headers);
     };
-    match state
-        .provider
-        .cancel(&base.pending_id, base.browser.as_deref(), &base.csrf)
-        .await
+    match crate::flows::login::cancel(
+        &state.context,
+        &base.pending_id,
+        base.browser.as_deref(),
+        &base.csrf,
+    )
+    .await
     {
         Ok(Some(response)) => state.pages.respond(&response, &headers),
         Ok(None) => state.pages.expired(&headers),
@@ -164,7 +159,7 @@ pub async fn cancel(State(state): State<AppState>, headers: HeaderMap, body: Byt
 fn finish(
     state: &AppState,
     headers: &HeaderMap,
-    outcome: Result<FormOutcome, crate::provider::InternalError>,
+    outcome: Result<FormOutcome, crate::error::InternalError>,
 ) -> Response {
     match outcome {
         Ok(FormOutcome::Next(step, new_session)) => {

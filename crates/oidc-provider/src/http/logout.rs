@@ -3,7 +3,7 @@
 use super::authorize::SESSION_COOKIE;
 use super::form::{self, cookie};
 use super::{error, AppState};
-use crate::logout::LogoutStep;
+use crate::flows::logout::LogoutStep;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -29,10 +29,13 @@ async fn handle(state: AppState, headers: HeaderMap, bytes: &[u8]) -> Response {
     };
     let session = cookie(&headers, SESSION_COOKIE);
     let confirmed_with = form::field(&params, "confirm").map(str::to_owned);
-    match state
-        .provider
-        .end_session(&params, session.as_deref(), confirmed_with.as_deref())
-        .await
+    match crate::flows::logout::end_session(
+        &state.context,
+        &params,
+        session.as_deref(),
+        confirmed_with.as_deref(),
+    )
+    .await
     {
         Ok(LogoutStep::ErrorPage(message)) => state.pages.bad_request(message, &headers),
         Ok(LogoutStep::Confirm { csrf_token, params }) => {

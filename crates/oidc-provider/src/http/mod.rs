@@ -14,8 +14,8 @@ mod token;
 mod userinfo;
 mod wellknown;
 
+use crate::context::Context;
 use crate::discovery::path;
-use crate::provider::Provider;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Response, StatusCode};
@@ -44,7 +44,7 @@ impl std::ops::Deref for AppState {
 }
 
 pub struct Shared {
-    pub provider: Provider,
+    pub context: Context,
     pub pages: Pages,
     /// `Secure` on cookies, HSTS on responses: off only for plain-http loopback development.
     pub https: bool,
@@ -57,10 +57,10 @@ const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// The provider's routes. `expected_migrations` is the number of migrations the binary applies
 /// (the migrations live with the binary): `/readyz` is ready only when the database has them.
-pub fn router(provider: Provider, expected_migrations: i64) -> Result<Router, minijinja::Error> {
-    let https = provider.settings().secure_cookies();
+pub fn router(context: Context, expected_migrations: i64) -> Result<Router, minijinja::Error> {
+    let https = context.settings().secure_cookies();
     let state = AppState(Arc::new(Shared {
-        provider,
+        context,
         pages: Pages::new()?,
         https,
         expected_migrations,

@@ -1,8 +1,8 @@
 //! Server-rendered pages (minijinja, HTML autoescaped) in Danish and English.
 
-use crate::account::{Enrolment, Gate, PasskeyForm, TotpForm};
 use crate::authorize::{AuthorizationResponse, Delivery, PageError};
-use crate::provider::{DenialReason, FormProblem, LoginStage, LoginView};
+use crate::flows::account::{Enrolment, Gate, PasskeyForm, TotpForm};
+use crate::flows::login::{DenialReason, FormProblem, LoginStage, LoginView};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use citizen_registry::AssuranceLevel;
@@ -681,7 +681,7 @@ impl Pages {
     /// The citizen's sessions, or a notice that this browser has none.
     pub fn account(
         &self,
-        view: Option<&crate::account::AccountView>,
+        view: Option<&crate::flows::account::AccountView>,
         ended: bool,
         enrolled: bool,
         headers: &HeaderMap,

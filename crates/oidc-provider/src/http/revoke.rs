@@ -2,7 +2,7 @@
 
 use super::form;
 use super::{error, AppState};
-use crate::provider::TokenError;
+use crate::flows::token::TokenError;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -51,10 +51,12 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Byt
         Ok(request) => request,
         Err(error) => return error.into_response(),
     };
-    let revoked = state
-        .provider
-        .revoke(&request.fields, request.authorization.as_deref())
-        .await;
+    let revoked = crate::flows::introspection::revoke(
+        &state.context,
+        &request.fields,
+        request.authorization.as_deref(),
+    )
+    .await;
     match revoked {
         // RFC 7009 2.2: 200 whether or not the token was valid.
         Ok(()) => {
@@ -77,10 +79,12 @@ pub async fn introspect(
         Ok(request) => request,
         Err(error) => return error.into_response(),
     };
-    match state
-        .provider
-        .introspect(&request.fields, request.authorization.as_deref())
-        .await
+    match crate::flows::introspection::introspect(
+        &state.context,
+        &request.fields,
+        request.authorization.as_deref(),
+    )
+    .await
     {
         Ok(answer) => error::token_success(answer),
         Err(error) => error.into_response(),

@@ -2,7 +2,7 @@
 
 use super::form;
 use super::{error, AppState};
-use crate::provider::TokenError;
+use crate::flows::token::TokenError;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -34,7 +34,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
                 .into_response()
         }
     };
-    match state.provider.token(&fields, authorization).await {
+    match crate::flows::token::token(&state.context, &fields, authorization).await {
         Ok(response) => error::token_success(response),
         Err(error) => error.into_response(),
     }

@@ -62,7 +62,7 @@ pub async fn cpr_match(State(state): State<AppState>, headers: HeaderMap, body: 
         );
     };
     let cpr = form::field(&fields, "cpr").unwrap_or_default();
-    match state.provider.cpr_match(&token, cpr).await {
+    match crate::flows::userinfo::cpr_match(&state.context, &token, cpr).await {
         Ok(matches) => {
             let mut response = Json(serde_json::json!({ "match": matches })).into_response();
             response.headers_mut().insert(
@@ -76,7 +76,7 @@ pub async fn cpr_match(State(state): State<AppState>, headers: HeaderMap, body: 
 }
 
 async fn answer(state: &AppState, token: &str) -> Response {
-    match state.provider.userinfo(token).await {
+    match crate::flows::userinfo::userinfo(&state.context, token).await {
         Ok(claims) => {
             let mut response = Json(claims).into_response();
             response.headers_mut().insert(

@@ -23,12 +23,12 @@ fn json_document(body: Bytes, max_age: &'static str) -> Response {
 }
 
 pub async fn discovery(State(state): State<AppState>) -> Response {
-    json_document(state.provider.discovery_json(), "public, max-age=300")
+    json_document(state.context.discovery_json(), "public, max-age=300")
 }
 
 /// Short caching: a relying party must see a new key soon after it is published.
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = json_document(state.provider.keys().jwks(), "public, max-age=60");
+    let mut response = json_document(state.context.keys().jwks(), "public, max-age=60");
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/jwk-set+json"),

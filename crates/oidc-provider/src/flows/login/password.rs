@@ -1,0 +1,57 @@
+//! The password step of a login: checked off the async runtime by the registry, with the
+//! lockout's reserved attempt, one message for every failure (no enumeration).
+
+use crate::context::Context;
+use crate::error::InternalError;
+use crate::flows::login::{FormOutcome, FormProblem};
+use crate::level::{self};
+use citizen_registry::{AuthenticationError, LoginContext, RegistryError};
+use secrecy::SecretString;
+
+/// The password form.
+pub async fn submit_password(
+    ctx: &Context,
+    pending_id: &str,
+    browser_cookie: Option<&str>,
+    csrf_token: &str,
+    user_id: &str,
+    password: SecretString,
+    ip: Option<String>,
+) -> Result<FormOutcome, InternalError> {
+    let Some((row, pending)) =
+        crate::flows::login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
+    else {
+        return Ok(FormOutcome::Expired);
+    };
+    if row.citizen_id.is_some() {
+        // The password stage is over for this request (or it is a step-up).
+        return Ok(FormOutcome::Expired);
+    }
+    let context = LoginContext {
+        ip,
+        client_id: Some(pending.request.client_id.clone()),
+    };
+    let citizen = match ctx
+        .registry
+        .authenticate_password(user_id, password, &context)
+        .await
+    {
+        Ok(citizen) => citizen,
+        Err(AuthenticationError::Overloaded) => return Ok(FormOutcome::Overloaded),
+        Err(AuthenticationError::Storage(error)) => {
+            return Err(InternalError::Registry(RegistryError::Storage(error)))
+        }
+        Err(_) => {
+            let name = crate::flows::login::client_name(ctx, &pending.request.client_id).await?;
+            return Ok(FormOutcome::Retry(
+                crate::flows::login::view(ctx, &row, &pending, name),
+                FormProblem::InvalidCredentials,
+            ));
+        }
+    };
+    let mut amr = Vec::new();
+    level::add_factor(&mut amr, &["pwd"]);
+    let auth_time = ctx.clock.now();
+    crate::flows::login::second_factor::after_factor(ctx, row, pending, citizen, amr, auth_time)
+        .await
+}

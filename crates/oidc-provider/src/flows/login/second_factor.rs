@@ -1,0 +1,326 @@
+//! The second factor of a login or a step-up: a one-time code (RFC 6238) or a passkey
+//! (WebAuthn), counted apart from passwords, then the level reached decides what follows.
+
+use crate::authorize::ErrorCode;
+use crate::context::Context;
+use crate::error::InternalError;
+use crate::flows::login::{
+    pending_factor_state, pending_json, Browser, DenialReason, FormOutcome, FormProblem,
+    NewSession, PendingRequest, Step, MAX_CODE_FAILURES,
+};
+use crate::level::{self, SecondFactor};
+use crate::passkey::PasskeyError;
+use crate::session::SsoSession;
+use crate::store::PendingRow;
+use crate::tokens::{self};
+use citizen_registry::{AssuranceLevel, Citizen, LoginContext, PasskeyFailure, TotpOutcome};
+
+/// The one-time code form (the second factor, or a step-up).
+pub async fn submit_code(
+    ctx: &Context,
+    pending_id: &str,
+    browser_cookie: Option<&str>,
+    csrf_token: &str,
+    code: &str,
+    ip: Option<String>,
+) -> Result<FormOutcome, InternalError> {
+    let Some((row, mut pending)) =
+        crate::flows::login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
+    else {
+        return Ok(FormOutcome::Expired);
+    };
+    // The code form is not an answer to the passkey stage.
+    if pending.second_factor == Some(SecondFactor::Passkey) {
+        return Ok(FormOutcome::Expired);
+    }
+    let (Some(citizen_id), Some(amr)) = (row.citizen_id.as_deref(), row.amr.as_deref()) else {
+        return Ok(FormOutcome::Expired);
+    };
+    if pending.choose_sid.is_some() {
+        return Ok(FormOutcome::Expired);
+    }
+    let (citizen_id, mut amr) = pending_factor_state(citizen_id, amr)?;
+    let context = LoginContext {
+        ip,
+        client_id: Some(pending.request.client_id.clone()),
+    };
+    let Some(citizen) = crate::flows::active_citizen(ctx, citizen_id).await? else {
+        return Ok(FormOutcome::Expired);
+    };
+    match ctx.registry.verify_totp(citizen_id, code, &context).await? {
+        TotpOutcome::Accepted => {
+            level::add_factor(&mut amr, SecondFactor::OneTimeCode.amr());
+            // auth_time: when the factor that completes the level was verified.
+            crate::flows::login::second_factor::after_factor(
+                ctx,
+                row,
+                pending,
+                citizen,
+                amr,
+                ctx.clock.now(),
+            )
+            .await
+        }
+        TotpOutcome::Rejected => {
+            pending.passkey_challenge = None;
+            crate::flows::login::second_factor::factor_rejected(
+                ctx,
+                row,
+                pending,
+                FormProblem::WrongCode,
+            )
+            .await
+        }
+    }
+}
+
+/// The passkey form: the browser's answer to the challenge stored with the request.
+pub async fn submit_passkey(
+    ctx: &Context,
+    pending_id: &str,
+    browser_cookie: Option<&str>,
+    csrf_token: &str,
+    credential_json: &str,
+    ip: Option<String>,
+) -> Result<FormOutcome, InternalError> {
+    let Some((row, mut pending)) =
+        crate::flows::login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
+    else {
+        return Ok(FormOutcome::Expired);
+    };
+    let (Some(citizen_id), Some(amr)) = (row.citizen_id.as_deref(), row.amr.as_deref()) else {
+        return Ok(FormOutcome::Expired);
+    };
+    if pending.second_factor != Some(SecondFactor::Passkey) {
+        return Ok(FormOutcome::Expired);
+    }
+    let (citizen_id, mut amr) = pending_factor_state(citizen_id, amr)?;
+    let context = LoginContext {
+        ip,
+        client_id: Some(pending.request.client_id.clone()),
+    };
+    let Some(citizen) = crate::flows::active_citizen(ctx, citizen_id).await? else {
+        return Ok(FormOutcome::Expired);
+    };
+    // A challenge is answered once: it is cleared whatever the outcome.
+    let Some(challenge) = pending.passkey_challenge.take() else {
+        return crate::flows::login::second_factor::factor_rejected(
+            ctx,
+            row,
+            pending,
+            FormProblem::PasskeyRejected,
+        )
+        .await;
+    };
+    let stored = ctx.registry.passkeys(citizen_id).await?;
+    let verified = ctx
+        .passkeys
+        .finish_authentication(credential_json, &challenge, &stored);
+    let authenticated = match verified {
+        Ok(authenticated) => authenticated,
+        Err(PasskeyError::State(error)) => return Err(InternalError::Signing(error)),
+        Err(error) => {
+            let failure = match error {
+                PasskeyError::Rejected("unknown_credential") => PasskeyFailure::UnknownCredential,
+                _ => PasskeyFailure::Rejected,
+            };
+            tracing::info!(reason = %error, "passkey login refused");
+            ctx.registry
+                .passkey_failed(citizen_id, failure, &context)
+                .await?;
+            return crate::flows::login::second_factor::factor_rejected(
+                ctx,
+                row,
+                pending,
+                FormProblem::PasskeyRejected,
+            )
+            .await;
+        }
+    };
+    if !ctx
+        .registry
+        .passkey_used(
+            citizen_id,
+            &authenticated.credential_id,
+            authenticated.updated_passkey.as_deref(),
+            &context,
+        )
+        .await?
+    {
+        ctx.registry
+            .passkey_failed(citizen_id, PasskeyFailure::UnknownCredential, &context)
+            .await?;
+        return crate::flows::login::second_factor::factor_rejected(
+            ctx,
+            row,
+            pending,
+            FormProblem::PasskeyRejected,
+        )
+        .await;
+    }
+    level::add_factor(&mut amr, SecondFactor::Passkey.amr());
+    crate::flows::login::second_factor::after_factor(
+        ctx,
+        row,
+        pending,
+        citizen,
+        amr,
+        ctx.clock.now(),
+    )
+    .await
+}
+
+/// A wrong code or refused passkey: count it; after too many, the login ends with
+/// `access_denied`; else the page is shown again (with a new challenge).
+pub(crate) async fn factor_rejected(
+    ctx: &Context,
+    row: PendingRow,
+    mut pending: PendingRequest,
+    problem: FormProblem,
+) -> Result<FormOutcome, InternalError> {
+    pending.code_failures += 1;
+    if pending.code_failures >= MAX_CODE_FAILURES {
+        ctx.store.delete_pending(&row.id).await?;
+        let response = pending
+            .request
+            .error(
+                ErrorCode::AccessDenied,
+                "too many wrong one-time codes or refused passkeys",
+            )
+            .to_response(&ctx.settings.issuer);
+        return Ok(FormOutcome::Next(
+            Step::Denied {
+                reason: DenialReason::TooManyCodes,
+                response,
+                ui_locales: pending.request.ui_locales.clone(),
+            },
+            None,
+        ));
+    }
+    ctx.store
+        .update_pending_request(&row.id, &pending_json(&pending)?)
+        .await?;
+    match crate::flows::login::view_with_challenge(ctx, &row, pending).await? {
+        Some(view) => Ok(FormOutcome::Retry(view, problem)),
+        None => Ok(FormOutcome::Expired),
+    }
+}
+
+/// After a factor: ask for the next one, refuse, or finish the login.
+pub(crate) async fn after_factor(
+    ctx: &Context,
+    row: PendingRow,
+    pending: PendingRequest,
+    citizen: Citizen,
+    amr: Vec<String>,
+    auth_time: i64,
+) -> Result<FormOutcome, InternalError> {
+    let issuer = &ctx.settings.issuer;
+    let denied = |reason, description: &str| Step::Denied {
+        reason,
+        response: pending
+            .request
+            .error(ErrorCode::AccessDenied, description.to_owned())
+            .to_response(issuer),
+        ui_locales: pending.request.ui_locales.clone(),
+    };
+    if citizen.ial < pending.level {
+        ctx.store.delete_pending(&row.id).await?;
+        return Ok(FormOutcome::Next(
+            denied(
+                DenialReason::IdentityLevel,
+                "the citizen's identity is not proofed at the requested assurance level",
+            ),
+            None,
+        ));
+    }
+    let aal = level::authenticator_level(&amr).unwrap_or(AssuranceLevel::Low);
+    if aal < pending.level {
+        let Some(factor) =
+            crate::flows::login::second_factor_for(ctx, &citizen, pending.level).await?
+        else {
+            ctx.store.delete_pending(&row.id).await?;
+            return Ok(FormOutcome::Next(
+                denied(
+                    DenialReason::NoSecondFactor,
+                    "the citizen has no second factor for the requested assurance level",
+                ),
+                None,
+            ));
+        };
+        let mut pending = pending;
+        pending.second_factor = Some(factor);
+        let request = pending_json(&pending)?;
+        ctx.store
+            .update_pending_progress(&row.id, citizen.id, &amr, &request)
+            .await?;
+        let mut next_row = row;
+        next_row.citizen_id = Some(citizen.id.to_string());
+        let name = crate::flows::login::client_name(ctx, &pending.request.client_id).await?;
+        let view = crate::flows::login::view(ctx, &next_row, &pending, name);
+        return Ok(FormOutcome::Next(
+            Step::Login {
+                pending_id: view.pending_id,
+                new_browser_binding: None,
+            },
+            None,
+        ));
+    }
+    // Single use: of two submissions racing, only one finishes the login.
+    if !ctx.store.delete_pending(&row.id).await? {
+        return Ok(FormOutcome::Expired);
+    }
+    let at = ctx.clock.now();
+    let Some(client) = crate::flows::client::find_client(ctx, &pending.request.client_id).await?
+    else {
+        return Ok(FormOutcome::Expired);
+    };
+    let (session, new_session) = match &pending.step_up_sid {
+        Some(sid) => {
+            let Some(mut session) = ctx.store.find_session_by_sid(sid).await? else {
+                return Ok(FormOutcome::Expired);
+            };
+            // The session is now at a higher level, reached at `auth_time`.
+            session.amr = amr;
+            session.aal = aal;
+            session.auth_time = auth_time;
+            ctx.store
+                .update_session_reauthenticated(sid, &session.amr, aal, auth_time)
+                .await?;
+            (session, None)
+        }
+        None => {
+            let cookie_value = tokens::random_token()?;
+            let session = SsoSession {
+                sid: tokens::random_token()?,
+                citizen_id: citizen.id,
+                auth_time,
+                amr,
+                aal,
+                last_seen_at: at,
+                absolute_expires_at: at + ctx.settings.session.absolute_seconds,
+                ended_at: None,
+            };
+            ctx.store
+                .insert_session(&tokens::sha256_hex(&cookie_value), &session, at)
+                .await?;
+            let new = NewSession {
+                cookie_value,
+                max_age_seconds: ctx.settings.session.absolute_seconds,
+            };
+            (session, Some(new))
+        }
+    };
+    let browser = Browser::Hash(row.browser_hash.clone());
+    let step = crate::flows::login::finish_login(
+        ctx,
+        &pending.request,
+        &client,
+        &citizen,
+        &session,
+        browser,
+        at,
+    )
+    .await?;
+    Ok(FormOutcome::Next(step, new_session))
+}
