@@ -107,13 +107,10 @@ impl Context {
         keys: Arc<KeyRing>,
         master_key: &citizen_registry::sealing::MasterKey,
     ) -> Result<Self, InternalError> {
-        let pairwise = master_key
-            .derive(SESSION_PURPOSE)
-            .map_err(|error| InternalError::Signing(error.to_string()))?;
+        let pairwise = master_key.derive(SESSION_PURPOSE)?;
         let discovery_json = bytes::Bytes::from(discovery::document(&settings.issuer).to_string());
         let passkeys = Arc::new(Ceremonies::new(&settings.issuer));
-        let http = crate::outbound::Outbound::new(settings.outbound.clone())
-            .map_err(|error| InternalError::Signing(error.to_string()))?;
+        let http = crate::outbound::Outbound::new(settings.outbound.clone())?;
         Ok(Self {
             passkeys,
             store,

@@ -489,7 +489,7 @@ pub async fn passkey_form(
             &fresh.citizen.full_name(),
             &existing,
         )
-        .map_err(|error| InternalError::Signing(error.to_string()))?;
+        .map_err(InternalError::Passkey)?;
     let at = ctx.clock.now();
     let challenge_id = tokens::random_token()?;
     ctx.store
@@ -562,7 +562,7 @@ pub async fn finish_passkey(
     };
     let registered = match ctx.passkeys.finish_registration(credential_json, &state) {
         Ok(registered) => registered,
-        Err(PasskeyError::State(error)) => return Err(InternalError::Signing(error)),
+        Err(error @ PasskeyError::State(_)) => return Err(InternalError::Passkey(error)),
         Err(error) => {
             tracing::info!(reason = %error, "passkey registration refused");
             ctx.registry

@@ -134,8 +134,7 @@ pub async fn end_session(
                     "The post_logout_redirect_uri is not registered for this client.",
                 ));
             }
-            let mut url =
-                url::Url::parse(uri).map_err(|error| InternalError::Signing(error.to_string()))?;
+            let mut url = url::Url::parse(uri)?;
             if let Some(state) = state {
                 url.query_pairs_mut().append_pair("state", state);
             }

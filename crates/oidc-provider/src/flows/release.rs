@@ -138,9 +138,7 @@ pub(crate) async fn release_claims(
         ReleaseTarget::IdToken => &context.claims.id_token,
         ReleaseTarget::Userinfo => &context.claims.userinfo,
     };
-    let today = time::OffsetDateTime::from_unix_timestamp(at)
-        .map_err(|error| InternalError::Signing(error.to_string()))?
-        .date();
+    let today = time::OffsetDateTime::from_unix_timestamp(at)?.date();
     let released = claims::release(&Release {
         citizen,
         client,

@@ -15,9 +15,7 @@ pub(crate) fn sign(
     typ: Option<&str>,
     claims: &impl Serialize,
 ) -> Result<String, InternalError> {
-    ctx.keys
-        .sign(alg, typ, claims)
-        .map_err(|error| InternalError::Signing(error.to_string()))
+    Ok(ctx.keys.sign(alg, typ, claims)?)
 }
 
 /// OIDC Core 8: the citizen's global `cpr_uuid` for a client registered for the public

@@ -92,7 +92,7 @@ pub(crate) fn pending_factor_state(
 }
 
 pub(crate) fn pending_json(pending: &PendingRequest) -> Result<String, InternalError> {
-    serde_json::to_string(pending).map_err(|error| InternalError::Signing(error.to_string()))
+    Ok(serde_json::to_string(pending)?)
 }
 
 /// The login page's state.
@@ -232,7 +232,7 @@ pub(crate) async fn view_with_challenge(
         // No usable passkey (or passkeys off): this login cannot go on; the page says the
         // login expired and the citizen starts again, never a 500.
         Err(PasskeyError::NoPasskeys | PasskeyError::Unavailable) => return Ok(None),
-        Err(error) => return Err(InternalError::Signing(error.to_string())),
+        Err(error) => return Err(InternalError::Passkey(error)),
     };
     pending.passkey_challenge = Some(started.state);
     ctx.store
@@ -336,10 +336,7 @@ pub(crate) async fn finish_login(
                 browser_hash,
                 csrf_token: tokens::random_token()?,
                 citizen_id: Some(citizen.id.to_string()),
-                amr: Some(
-                    serde_json::to_string(&session.amr)
-                        .map_err(|error| InternalError::Signing(error.to_string()))?,
-                ),
+                amr: Some(serde_json::to_string(&session.amr)?),
                 created_at: at,
                 expires_at: at + ctx.settings.login_lifetime_seconds,
             };
@@ -413,8 +410,7 @@ pub(crate) async fn issue_code(
             _ => None,
         },
     };
-    let context = serde_json::to_string(&context)
-        .map_err(|error| InternalError::Signing(error.to_string()))?;
+    let context = serde_json::to_string(&context)?;
     let reached = level::level_reached(citizen.ial, session.aal);
     ctx.store
         .insert_code(&NewCode {

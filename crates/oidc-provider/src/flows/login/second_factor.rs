@@ -118,7 +118,7 @@ pub async fn submit_passkey(
         .finish_authentication(credential_json, &challenge, &stored);
     let authenticated = match verified {
         Ok(authenticated) => authenticated,
-        Err(PasskeyError::State(error)) => return Err(InternalError::Signing(error)),
+        Err(error @ PasskeyError::State(_)) => return Err(InternalError::Passkey(error)),
         Err(error) => {
             let failure = match error {
                 PasskeyError::Rejected("unknown_credential") => PasskeyFailure::UnknownCredential,
