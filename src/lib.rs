@@ -10,7 +10,7 @@ use anyhow::Context;
 use citizen_registry::sealing::MasterKey;
 use citizen_registry::store::Store;
 use citizen_registry::Registry;
-use oidc_provider::context::Context as ProviderContext;
+use oidc_provider::context::{Clock, Context as ProviderContext};
 use oidc_provider::keyring::KeyRing;
 use oidc_provider::store::Store as ProviderStore;
 use secrecy::ExposeSecret;
@@ -30,6 +30,8 @@ pub struct Services {
     pub master_key: Arc<MasterKey>,
     /// The provider's store (clients, keys, sessions, codes).
     pub provider_store: ProviderStore,
+    /// The time every service reads: the system clock.
+    pub clock: Clock,
 }
 
 impl Services {
@@ -49,12 +51,18 @@ impl Services {
             backend,
             registry,
             master_key: Arc::new(master_key),
+            clock: Clock::system(),
         })
     }
 
     /// Loads the signing keys (creating the first set on a new database).
     pub async fn key_ring(&self) -> anyhow::Result<KeyRing> {
-        Ok(KeyRing::load(self.provider_store.clone(), &self.master_key).await?)
+        Ok(KeyRing::load(
+            self.provider_store.clone(),
+            &self.master_key,
+            self.clock.clone(),
+        )
+        .await?)
     }
 }
 
@@ -136,7 +144,8 @@ impl Application {
             settings.provider_settings(),
             keys,
             &services.master_key,
-        )?;
+        )?
+        .with_clock(services.clock.clone());
         let router = oidc_provider::router(
             provider.clone(),
             database::expected_migrations(services.backend),

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod citizen;
+pub mod clock;
 pub mod cpr;
 pub mod import;
 pub mod lockout;
@@ -23,6 +24,7 @@ pub use citizen::{
     AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, Email, FieldError, NewCitizen,
     PersonName, UserId,
 };
+pub use clock::Clock;
 pub use cpr::{CprError, NationalId};
 pub use organisation::{
     Cvr, Employment, Organisation, OrganisationError, OrganisationName, PowerOfAttorney, Principal,

@@ -9,8 +9,8 @@ use crate::passkey::Ceremonies;
 use crate::session::SessionPolicy;
 use crate::store::Store;
 use aws_lc_rs::hmac;
+pub use citizen_registry::Clock;
 use citizen_registry::Registry;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 /// Lifetimes and the issuer, from configuration.
@@ -45,38 +45,6 @@ impl ProviderSettings {
 
     pub fn token_endpoint(&self) -> String {
         format!("{}{}", self.issuer, discovery::path::TOKEN)
-    }
-}
-
-/// The time in Unix seconds, as every flow sees it. The system clock in production; a clock that
-/// only moves when told to in tests of expiry, step-up and rotation (no sleeping).
-#[derive(Debug, Clone)]
-pub struct Clock(Option<Arc<AtomicI64>>);
-
-impl Clock {
-    /// The system's clock.
-    pub fn system() -> Self {
-        Self(None)
-    }
-
-    /// A clock standing at `at` until [`Clock::advance`] moves it.
-    pub fn fixed(at: i64) -> Self {
-        Self(Some(Arc::new(AtomicI64::new(at))))
-    }
-
-    /// Unix seconds now.
-    pub fn now(&self) -> i64 {
-        match &self.0 {
-            None => time::OffsetDateTime::now_utc().unix_timestamp(),
-            Some(at) => at.load(Ordering::SeqCst),
-        }
-    }
-
-    /// Moves a fixed clock forward by `seconds` (the system clock cannot be moved).
-    pub fn advance(&self, seconds: i64) {
-        if let Some(at) = &self.0 {
-            at.fetch_add(seconds, Ordering::SeqCst);
-        }
     }
 }
 

@@ -8,6 +8,7 @@ use crate::keys::{
 use crate::store::{KeyStateChange, Store, StoreError, StoredKey};
 use bytes::Bytes;
 use citizen_registry::sealing::{MasterKey, Sealer};
+use citizen_registry::Clock;
 use serde::de::DeserializeOwned;
 use std::sync::{Arc, RwLock};
 
@@ -55,22 +56,25 @@ pub struct KeyRing {
     store: Store,
     sealer: Sealer,
     current: RwLock<Arc<Published>>,
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    /// When keys become active and retire: the same clock as the flows that sign with them.
+    clock: Clock,
 }
 
 impl KeyRing {
     /// Loads the keys, creating the first set (one active and one next key per algorithm) if
     /// there is none. Two nodes starting at once: the loser's insert fails and it reloads.
-    pub async fn load(store: Store, master_key: &MasterKey) -> Result<Self, KeyRingError> {
+    pub async fn load(
+        store: Store,
+        master_key: &MasterKey,
+        clock: Clock,
+    ) -> Result<Self, KeyRingError> {
         let sealer = master_key
             .sealer(SEAL_PURPOSE)
             .map_err(|_| KeyRingError::Unseal)?;
         let ring = Self {
             store,
             sealer,
+            clock,
             current: RwLock::new(Arc::new(Published {
                 keys: KeySet::default(),
                 jwks: Bytes::from_static(b"{\"keys\":[]}"),
@@ -79,7 +83,7 @@ impl KeyRing {
             })),
         };
         ring.reload().await?;
-        let at = now();
+        let at = ring.clock.now();
         let plan = keys::plan_initial_keys(ring.snapshot().keys.entries(), &SigningAlg::ALL, at)?;
         if !plan.is_empty() {
             match ring.persist(&plan, at, ring.snapshot().version).await {
@@ -137,7 +141,7 @@ impl KeyRing {
             });
         }
         let keys = KeySet::new(entries)?;
-        let at = now();
+        let at = self.clock.now();
         let published = Published {
             jwks: Bytes::from(keys.jwks_json(at)),
             jwks_valid_until: keys.next_jwks_change(at),
@@ -216,7 +220,7 @@ impl KeyRing {
         timing: RotationTiming,
     ) -> Result<i64, KeyRingError> {
         self.reload().await?;
-        let at = now();
+        let at = self.clock.now();
         let mut plan = RotationPlan::default();
         let published = self.snapshot();
         let entries = published.keys.entries().to_vec();
@@ -264,9 +268,9 @@ impl KeyRing {
         let published = self.snapshot();
         if published
             .jwks_valid_until
-            .is_some_and(|until| now() >= until)
+            .is_some_and(|until| self.clock.now() >= until)
         {
-            let at = now();
+            let at = self.clock.now();
             let refreshed = Published {
                 jwks: Bytes::from(published.keys.jwks_json(at)),
                 jwks_valid_until: published.keys.next_jwks_change(at),
@@ -289,7 +293,7 @@ impl KeyRing {
         let published = self.snapshot();
         let key = published
             .keys
-            .signing_key(alg, now())
+            .signing_key(alg, self.clock.now())
             .ok_or(KeyRingError::NoActiveKey(alg.as_str()))?;
         Ok(keys::sign_jwt(key, typ, claims)?)
     }
