@@ -16,6 +16,7 @@ mod claims;
 mod database;
 mod enrolment;
 mod faults;
+mod flows;
 mod import;
 mod key_rotation;
 mod lifecycle;
