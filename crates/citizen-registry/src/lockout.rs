@@ -36,7 +36,7 @@ impl LockoutPolicy {
     }
 
     /// The policy in the terms the store's attempt reservation computes it in, in SQL (see
-    /// `store::lock_after_next`), so that the count and the lock move in one statement.
+    /// `store::attempts::lock_after_next`), so that the count and the lock move in one statement.
     pub(crate) fn curve(&self) -> LockCurve {
         let delay = |doublings: u32| {
             self.base_delay_seconds
@@ -88,7 +88,7 @@ mod tests {
         assert_eq!(policy.locked_until(40, 100), Some(3700));
     }
 
-    /// What `store::lock_after_next` computes in SQL, step by step.
+    /// What `store::attempts::lock_after_next` computes in SQL, step by step.
     fn curve_locked_until(curve: LockCurve, failures: i64, now: i64) -> Option<i64> {
         if failures < curve.free_attempts {
             return None;
