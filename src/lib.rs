@@ -40,18 +40,20 @@ impl Services {
         let (pool, backend) = database::connect(&settings.database).await?;
         database::migrate(&pool, backend).await?;
         let master_key = master_key(settings, backend)?;
+        let clock = Clock::system();
         let registry = Registry::new(
             Store::new(pool.clone()),
             &master_key,
             settings.registry_settings(),
-        )?;
+        )?
+        .with_clock(clock.clone());
         Ok(Self {
             provider_store: ProviderStore::new(pool.clone()),
             pool,
             backend,
             registry,
             master_key: Arc::new(master_key),
-            clock: Clock::system(),
+            clock,
         })
     }
 

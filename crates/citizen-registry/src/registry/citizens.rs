@@ -1,7 +1,7 @@
 //! Citizens: registering one, finding one, and changing status, identity assurance level and
 //! name protection, each change written with its audit event.
 
-use super::{citizen_id, now, Registry, RegistryError};
+use super::{citizen_id, Registry, RegistryError};
 use crate::audit::{self, AuditEvent};
 use crate::citizen::{AssuranceLevel, Citizen, CitizenLookup, CitizenStatus, NewCitizen};
 use crate::store::StoreError;
@@ -25,7 +25,7 @@ impl Registry {
             None => None,
         };
         let id = citizen_id();
-        let at = now();
+        let at = self.clock.now();
         let event = AuditEvent::new(audit::kind::CITIZEN_CREATED, Some(id), actor, at)
             .with_detail(serde_json::json!({ "source": "single", "password": hash.is_some() }));
         match self
@@ -85,7 +85,7 @@ impl Registry {
         status: CitizenStatus,
         actor: &str,
     ) -> Result<(), RegistryError> {
-        let at = now();
+        let at = self.clock.now();
         let event = AuditEvent::new(audit::kind::STATUS_CHANGED, Some(citizen.id), actor, at)
             .with_detail(
                 serde_json::json!({ "from": citizen.status.as_str(), "to": status.as_str() }),
@@ -106,7 +106,7 @@ impl Registry {
         ial: AssuranceLevel,
         actor: &str,
     ) -> Result<(), RegistryError> {
-        let at = now();
+        let at = self.clock.now();
         let event = AuditEvent::new(audit::kind::IAL_CHANGED, Some(citizen.id), actor, at)
             .with_level(ial.as_str())
             .with_detail(serde_json::json!({ "from": citizen.ial.as_str(), "to": ial.as_str() }));
@@ -123,7 +123,7 @@ impl Registry {
         protected: bool,
         actor: &str,
     ) -> Result<(), RegistryError> {
-        let at = now();
+        let at = self.clock.now();
         let event = AuditEvent::new(
             audit::kind::NAME_PROTECTION_CHANGED,
             Some(citizen.id),

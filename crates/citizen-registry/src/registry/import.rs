@@ -1,7 +1,7 @@
 //! CSV import of citizens: a reader thread parses and validates rows, the async side inserts
 //! them in batches and reports progress.
 
-use super::{citizen_id, now, Registry, RegistryError};
+use super::{citizen_id, Registry, RegistryError};
 use crate::import::{self, RejectedRow};
 use crate::store::ImportedCitizen;
 use std::path::Path;
@@ -43,7 +43,7 @@ impl Registry {
         let mut state = ImportProgress::default();
         while let Some(batch) = receiver.recv().await {
             let batch = batch.map_err(RegistryError::Import)?;
-            let at = now();
+            let at = self.clock.now();
             let rows: Vec<ImportedCitizen> = batch
                 .rows
                 .iter()

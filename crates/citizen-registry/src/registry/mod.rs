@@ -18,6 +18,7 @@ pub use passkeys::PasskeyFailure;
 pub use totp::{PendingTotp, TotpConfirmation, TotpEnrollment, TotpOutcome};
 
 use crate::citizen::{CitizenStatus, FieldError};
+use crate::clock::Clock;
 use crate::cpr::CprError;
 use crate::lockout::LockoutPolicy;
 use crate::organisation::OrganisationError;
@@ -135,6 +136,8 @@ pub struct Registry {
     hasher: PasswordHasher,
     totp_sealer: Arc<Sealer>,
     settings: Arc<RegistrySettings>,
+    /// The time every operation reads (`Clock::system()` unless a test moves it).
+    clock: Clock,
 }
 
 /// A new citizen's internal id: a UUIDv7, ordered by creation time, so the `citizens` primary
@@ -143,10 +146,6 @@ pub struct Registry {
 /// creation time it carries is in `created_at` already.
 fn citizen_id() -> Uuid {
     Uuid::now_v7()
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 impl Registry {
@@ -172,7 +171,14 @@ impl Registry {
             hasher,
             totp_sealer: Arc::new(master_key.sealer(TOTP_SEAL_PURPOSE)?),
             settings: Arc::new(settings),
+            clock: Clock::system(),
         })
+    }
+
+    /// The same registry reading the time from `clock` (tests move a fixed clock forward).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn store(&self) -> &Store {

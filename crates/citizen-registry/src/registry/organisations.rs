@@ -1,6 +1,6 @@
 //! Organisations, employments (professional identities) and powers of attorney.
 
-use super::{now, Registry, RegistryError};
+use super::{Registry, RegistryError};
 use crate::audit::{self, AuditEvent};
 use crate::citizen::{Citizen, CitizenLookup};
 use crate::organisation::{Cvr, Employment, Organisation, PowerOfAttorney, Principal, Privilege};
@@ -14,7 +14,7 @@ impl Registry {
         organisation: &Organisation,
         actor: &str,
     ) -> Result<(), RegistryError> {
-        let at = now();
+        let at = self.clock.now();
         let event = AuditEvent::new(audit::kind::ORGANISATION_ADDED, None, actor, at).with_detail(
             serde_json::json!({ "cvr": organisation.cvr.as_str(), "name": organisation.name.as_str() }),
         );
@@ -53,7 +53,7 @@ impl Registry {
             organisation,
             authorized_to_represent,
         };
-        let at = now();
+        let at = self.clock.now();
         let event = AuditEvent::new(audit::kind::EMPLOYMENT_ADDED, Some(citizen.id), actor, at)
             .with_detail(serde_json::json!({
                 "cvr": cvr.as_str(),
@@ -97,7 +97,7 @@ impl Registry {
             valid_until,
             revoked_at: None,
         };
-        let at = now();
+        let at = self.clock.now();
         let names: Vec<&str> = poa.privileges.iter().map(Privilege::as_str).collect();
         let event = AuditEvent::new(audit::kind::POA_GRANTED, Some(agent.id), actor, at)
             .with_detail(serde_json::json!({
@@ -135,7 +135,7 @@ impl Registry {
         let Some(poa) = self.store.find_power_of_attorney(id).await? else {
             return Err(RegistryError::UnknownPowerOfAttorney);
         };
-        let at = now();
+        let at = self.clock.now();
         let event = AuditEvent::new(audit::kind::POA_REVOKED, Some(poa.agent_id), actor, at)
             .with_detail(serde_json::json!({ "poa_id": id.to_string() }));
         if !self.store.update_poa_revoked(id, at, event).await? {

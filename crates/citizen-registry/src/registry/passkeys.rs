@@ -1,7 +1,7 @@
 //! Passkeys: the citizen's stored credentials (verified by the provider, opaque here), their
 //! registration and use, and the audit events of both.
 
-use super::{now, LoginContext, Registry, RegistryError};
+use super::{LoginContext, Registry, RegistryError};
 use crate::audit::{self, AuditEvent};
 use crate::citizen::AssuranceLevel;
 use crate::store::{StoreError, StoredPasskey};
@@ -41,7 +41,7 @@ impl Registry {
         actor: &str,
         context: &LoginContext,
     ) -> Result<(), RegistryError> {
-        let at = now();
+        let at = self.clock.now();
         let name: String = name.trim().chars().take(64).collect();
         let name = if name.is_empty() {
             "Passkey".to_owned()
@@ -77,7 +77,7 @@ impl Registry {
             audit::kind::PASSKEY_REGISTRATION_FAILED,
             Some(citizen_id),
             "citizen",
-            now(),
+            self.clock.now(),
         )
         .with_ip(context.ip.clone())
         .with_level(AssuranceLevel::High.as_str())
@@ -96,7 +96,7 @@ impl Registry {
         updated_passkey: Option<&str>,
         context: &LoginContext,
     ) -> Result<bool, RegistryError> {
-        let at = now();
+        let at = self.clock.now();
         let mut event = AuditEvent::new(
             audit::kind::FACTOR_SUCCEEDED,
             Some(citizen_id),
@@ -124,7 +124,7 @@ impl Registry {
             audit::kind::FACTOR_FAILED,
             Some(citizen_id),
             "citizen",
-            now(),
+            self.clock.now(),
         )
         .with_ip(context.ip.clone())
         .with_level(AssuranceLevel::High.as_str())

@@ -1,7 +1,7 @@
 //! Passwords: setting one, and checking a login with the lockout policy (attempts reserved in
 //! the database before argon2id runs, and the short waits while others are in flight).
 
-use super::{now, AuthenticationError, LoginContext, Registry, RegistryError};
+use super::{AuthenticationError, LoginContext, Registry, RegistryError};
 use crate::audit::{self, AuditEvent};
 use crate::citizen::{AssuranceLevel, Citizen, CitizenStatus, UserId};
 use crate::password::PasswordError;
@@ -19,7 +19,7 @@ impl Registry {
     ) -> Result<(), RegistryError> {
         self.settings.password_policy.check(&password)?;
         let hash = self.hasher.hash(password).await?;
-        let at = now();
+        let at = self.clock.now();
         let event = AuditEvent::new(audit::kind::PASSWORD_SET, Some(citizen.id), actor, at);
         if !self
             .store
@@ -49,7 +49,7 @@ impl Registry {
             PasswordError::Overloaded => AuthenticationError::Overloaded,
             _ => AuthenticationError::InvalidCredentials,
         };
-        let at = now();
+        let at = self.clock.now();
         let failed = |citizen_id: Option<Uuid>, reason: &str| {
             with_client(
                 AuditEvent::new(audit::kind::LOGIN_FAILED, citizen_id, "citizen", at)
@@ -69,7 +69,7 @@ impl Registry {
             };
             if let Some(row) = self
                 .store
-                .reserve_password_attempt(user_id, now(), free_attempts)
+                .reserve_password_attempt(user_id, self.clock.now(), free_attempts)
                 .await?
             {
                 break Some(row);
@@ -77,7 +77,7 @@ impl Registry {
             let Some((id, locked_until)) = self.store.find_password_lock(user_id).await? else {
                 break None;
             };
-            if let Some(until) = locked_until.filter(|until| *until > now()) {
+            if let Some(until) = locked_until.filter(|until| *until > self.clock.now()) {
                 let citizen_id = parse_id(&id)?;
                 self.hasher
                     .verify_decoy(password)
@@ -126,7 +126,7 @@ impl Registry {
                 .update_failure(
                     Counter::Password,
                     citizen_id,
-                    now(),
+                    self.clock.now(),
                     self.settings.lockout.curve(),
                     failed(Some(citizen_id), "wrong_password"),
                 )

@@ -2,7 +2,7 @@
 //! sealed secret, and code checks that accept each code once and back off like passwords.
 
 use super::passwords::AttemptWait;
-use super::{now, LoginContext, Registry, RegistryError};
+use super::{LoginContext, Registry, RegistryError};
 use crate::audit::{self, AuditEvent};
 use crate::citizen::{AssuranceLevel, Citizen};
 use crate::store::{Counter, Reservation};
@@ -57,7 +57,7 @@ impl Registry {
             citizen.user_id.as_str(),
             &self.settings.totp_issuer,
         )?;
-        let at = now();
+        let at = self.clock.now();
         let event = AuditEvent::new(audit::kind::TOTP_ENROLLED, Some(citizen.id), actor, at)
             .with_level(AssuranceLevel::Substantial.as_str());
         if !self
@@ -97,7 +97,7 @@ impl Registry {
     /// shows a second factor's code to anyone but the authenticator.
     pub async fn current_totp_code(&self, citizen_id: Uuid) -> Result<String, RegistryError> {
         let (secret, _) = self.totp_secret(citizen_id).await?;
-        Ok(totp::code_at(&secret, now())?)
+        Ok(totp::code_at(&secret, self.clock.now())?)
     }
 
     /// Checks a TOTP code (±1 step). A code is accepted once only, across all nodes: the used
@@ -108,7 +108,7 @@ impl Registry {
         code: &str,
         context: &LoginContext,
     ) -> Result<TotpOutcome, RegistryError> {
-        let at = now();
+        let at = self.clock.now();
         let event = |kind: &str| {
             let mut event = AuditEvent::new(kind, Some(citizen_id), "citizen", at)
                 .with_ip(context.ip.clone())
@@ -133,7 +133,7 @@ impl Registry {
         let row = loop {
             if let Some(row) = self
                 .store
-                .reserve_totp_attempt(citizen_id, now(), free_attempts)
+                .reserve_totp_attempt(citizen_id, self.clock.now(), free_attempts)
                 .await?
             {
                 break row;
@@ -146,7 +146,10 @@ impl Registry {
             if row.totp_secret.is_none() {
                 return Err(RegistryError::NoTotp);
             }
-            if row.totp_locked_until.is_some_and(|until| until > now()) {
+            if row
+                .totp_locked_until
+                .is_some_and(|until| until > self.clock.now())
+            {
                 self.store
                     .insert_audit_events(vec![refused("locked")])
                     .await?;
@@ -181,7 +184,7 @@ impl Registry {
             .update_failure(
                 Counter::Totp,
                 citizen_id,
-                now(),
+                self.clock.now(),
                 self.settings.lockout.curve(),
                 event(audit::kind::FACTOR_FAILED),
             )
@@ -193,7 +196,7 @@ impl Registry {
     /// stored: [`Registry::confirm_totp_enrollment`] saves it once a first code matches.
     pub fn begin_totp_enrollment(&self, citizen: &Citizen) -> Result<PendingTotp, RegistryError> {
         let secret = totp::generate_secret()?;
-        let mut plaintext = now().to_be_bytes().to_vec();
+        let mut plaintext = self.clock.now().to_be_bytes().to_vec();
         plaintext.extend_from_slice(&secret);
         let sealed = self
             .totp_sealer
@@ -244,7 +247,7 @@ impl Registry {
             .split_first_chunk::<8>()
             .ok_or(RegistryError::EnrolmentExpired)?;
         let issued_at = i64::from_be_bytes(*issued);
-        if now() - issued_at > TOTP_ENROLMENT_SECONDS {
+        if self.clock.now() - issued_at > TOTP_ENROLMENT_SECONDS {
             return Err(RegistryError::EnrolmentExpired);
         }
         Ok(secret.to_vec())
@@ -260,7 +263,7 @@ impl Registry {
         actor: &str,
     ) -> Result<TotpConfirmation, RegistryError> {
         let secret = self.pending_totp_secret(citizen, sealed)?;
-        let at = now();
+        let at = self.clock.now();
         let Some(step) = totp::matching_step(&secret, code, at, None)? else {
             return Ok(TotpConfirmation::WrongCode);
         };

@@ -24,8 +24,7 @@ fn claims() -> Value {
 /// Verifies `token` the way a relying party does: kid from the header, key from the JWK Set
 /// through `DecodingKey::from_jwk`, algorithm from the JWK.
 fn verify_with_published_jwk(jwks_json: &str, token: &str) -> Value {
-    let jwks: JwkSet =
-        serde_json::from_str(jwks_json).expect("the JWKS is an RFC 7517 JWK Set");
+    let jwks: JwkSet = serde_json::from_str(jwks_json).expect("the JWKS is an RFC 7517 JWK Set");
     let header = jsonwebtoken::decode_header(token).expect("the token has a JWS header");
     let kid = header.kid.expect("the header names a kid");
     let jwk = jwks.find(&kid).expect("the kid is published");
@@ -214,8 +213,7 @@ fn jwks_never_contains_private_key_members() {
 #[test]
 fn first_start_creates_one_active_and_one_next_key_per_algorithm() {
     let mut key_set = KeySet::default();
-    let plan =
-        plan_initial_keys(key_set.entries(), &SigningAlg::ALL, NOW).expect("planning works");
+    let plan = plan_initial_keys(key_set.entries(), &SigningAlg::ALL, NOW).expect("planning works");
     assert!(plan.changes.is_empty());
     key_set.apply(plan).expect("the plan applies");
 
@@ -315,9 +313,7 @@ fn the_retiring_key_signs_until_the_switch_and_its_last_token_outlives_no_public
     // The old key's last token (signed the second before the switch) is published for its
     // whole life; the new key is published from the rotation on, before it signs.
     let last_exp = switch_at - 1 + TOKEN_LIFETIME;
-    assert!(
-        published_kids(&key_set.jwks_json(last_exp)).contains(&previous.key.kid().to_owned())
-    );
+    assert!(published_kids(&key_set.jwks_json(last_exp)).contains(&previous.key.kid().to_owned()));
     assert!(published_kids(&key_set.jwks_json(NOW)).contains(&next.key.kid().to_owned()));
 }
 
@@ -326,9 +322,7 @@ fn two_quick_rotations_never_sign_with_an_unpublished_key() {
     let alg = SigningAlg::EdDSA;
     let mut key_set = KeySet::default();
     key_set
-        .apply(
-            plan_initial_keys(key_set.entries(), &[alg], NOW - TOKEN_LIFETIME).expect("plan"),
-        )
+        .apply(plan_initial_keys(key_set.entries(), &[alg], NOW - TOKEN_LIFETIME).expect("plan"))
         .expect("the plan applies");
     let first = key_set.active(alg).expect("an active key").kid().to_owned();
     // Right after the first rotation, a second one: its new `Next` key was never published
@@ -402,15 +396,13 @@ fn the_first_key_signs_at_once_and_a_key_without_active_from_still_signs() {
 #[test]
 fn rotation_leaves_exactly_one_active_and_one_next_key_per_algorithm() {
     let mut key_set = KeySet::default();
-    let initial =
-        plan_initial_keys(key_set.entries(), &SigningAlg::ALL, NOW).expect("planning");
+    let initial = plan_initial_keys(key_set.entries(), &SigningAlg::ALL, NOW).expect("planning");
     key_set.apply(initial).expect("the plan applies");
 
     for round in 1..=2 {
         let now = NOW + round * 10 * TOKEN_LIFETIME;
         for alg in SigningAlg::ALL {
-            let plan =
-                plan_rotation(key_set.entries(), alg, now, TIMING).expect("planning works");
+            let plan = plan_rotation(key_set.entries(), alg, now, TIMING).expect("planning works");
             key_set.apply(plan).expect("the plan applies");
         }
         for alg in SigningAlg::ALL {
@@ -507,8 +499,7 @@ fn verification_key_finds_our_keys_by_kid_with_their_algorithm() {
     assert_eq!(verification_key.algorithm(), Algorithm::PS256);
     let mut validation = Validation::new(verification_key.algorithm());
     validation.set_audience(&[AUDIENCE]);
-    let decoded =
-        jsonwebtoken::decode::<Value>(&token, verification_key.decoding_key, &validation);
+    let decoded = jsonwebtoken::decode::<Value>(&token, verification_key.decoding_key, &validation);
     assert_eq!(decoded.expect("the signature verifies").claims, claims());
 
     assert!(key_set.verification_key(retired.key.kid()).is_some());
