@@ -233,8 +233,11 @@ impl Registry {
         })
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Appends events to the audit log for things that happen outside the registry (a claims
+    /// release, a token revocation, a logout): callers reach the audit log only through here.
+    pub async fn record(&self, events: Vec<AuditEvent>) -> Result<(), RegistryError> {
+        self.store.insert_audit_events(events).await?;
+        Ok(())
     }
 
     /// Creates a citizen (status active). Validation and hashing happen before anything is written.
