@@ -91,3 +91,40 @@ impl From<StoreError> for OAuthError {
         Self::Internal(error.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_client_authentication_keeps_its_description() {
+        let error = OAuthError::from(ClientAuthError::InvalidRequest(
+            RequestProblem::MultipleMethods,
+        ));
+        let OAuthError::InvalidRequest(problem) = &error else {
+            panic!("expected invalid_request, got {error:?}");
+        };
+        assert_eq!(
+            problem.to_string(),
+            "invalid_request: more than one client authentication method was used"
+        );
+    }
+
+    #[test]
+    fn a_failed_client_authentication_is_invalid_client_with_its_reason() {
+        let error = OAuthError::from(ClientAuthError::InvalidClient(Rejection::WrongSecret));
+        assert!(matches!(
+            error,
+            OAuthError::InvalidClient(Rejection::WrongSecret)
+        ));
+    }
+
+    #[test]
+    fn a_described_problem_is_sent_as_written() {
+        let OAuthError::InvalidRequest(problem) = OAuthError::invalid_request("code is missing")
+        else {
+            panic!("expected invalid_request");
+        };
+        assert_eq!(problem.to_string(), "code is missing");
+    }
+}
