@@ -9,9 +9,8 @@
 use crate::helpers::{jwt_claims, Pkce, CPR, LOW, SUBSTANTIAL};
 use citizen_registry::Citizen;
 use oidc_provider::context::{Clock, Context};
+use oidc_provider::flows::error::OAuthError;
 use oidc_provider::flows::login::{FormOutcome, LoginStage, Step};
-use oidc_provider::flows::token::TokenError;
-use oidc_provider::flows::userinfo::UserinfoError;
 use secrecy::{ExposeSecret, SecretString};
 use segl::settings::Settings;
 use segl::Services;
@@ -26,25 +25,18 @@ const REDIRECT_URI: &str = "http://localhost:9001/cb";
 // The harness: the only code here that names a flow function, a flow type or a flow error.
 // ---------------------------------------------------------------------------------------------
 
-/// RFC 6749 5.2: the `error` code the token endpoint answers with.
-fn token_error_code(error: &TokenError) -> String {
+/// RFC 6749 5.2 and RFC 6750 3.1: the `error` code the endpoint answers with.
+fn oauth_error_code(error: &OAuthError) -> String {
     match error {
-        TokenError::InvalidRequest(_) => "invalid_request",
-        TokenError::InvalidClient(_) => "invalid_client",
-        TokenError::InvalidGrant(_) => "invalid_grant",
-        TokenError::UnauthorizedClient(_) => "unauthorized_client",
-        TokenError::UnsupportedGrantType(_) => "unsupported_grant_type",
-        TokenError::InvalidScope(_) => "invalid_scope",
-        TokenError::Internal(_) => "server_error",
-    }
-    .to_owned()
-}
-
-/// RFC 6750 3.1: the `error` code userinfo answers with.
-fn userinfo_error_code(error: &UserinfoError) -> String {
-    match error {
-        UserinfoError::InvalidToken(_) => "invalid_token",
-        UserinfoError::Internal(_) => "server_error",
+        OAuthError::InvalidRequest(_) => "invalid_request",
+        OAuthError::InvalidClient(_) => "invalid_client",
+        OAuthError::InvalidGrant(_) => "invalid_grant",
+        OAuthError::UnauthorizedClient(_) => "unauthorized_client",
+        OAuthError::UnsupportedGrantType(_) => "unsupported_grant_type",
+        OAuthError::InvalidScope(_) => "invalid_scope",
+        OAuthError::InvalidToken(_) => "invalid_token",
+        OAuthError::AccessDenied(_) => "access_denied",
+        OAuthError::Internal(_) => "server_error",
     }
     .to_owned()
 }
@@ -313,7 +305,7 @@ impl Flow {
                 refresh_token: response.refresh_token,
                 id_token: response.id_token,
             })
-            .map_err(|error| token_error_code(&error))
+            .map_err(|error| oauth_error_code(&error))
     }
 
     async fn exchange(&self, code: &str, pkce: &Pkce) -> Result<Tokens, String> {
@@ -337,7 +329,7 @@ impl Flow {
     async fn userinfo(&self, access_token: &str) -> Result<serde_json::Value, String> {
         oidc_provider::flows::userinfo::userinfo(&self.ctx, access_token)
             .await
-            .map_err(|error| userinfo_error_code(&error))
+            .map_err(|error| oauth_error_code(&error))
     }
 }
 

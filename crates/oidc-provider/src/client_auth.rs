@@ -77,6 +77,9 @@ pub enum RequestProblem {
 pub enum Rejection {
     #[error("the Authorization header is not valid HTTP Basic credentials")]
     MalformedAuthorizationHeader,
+    /// RFC 9110 5.5: a header value outside visible ASCII cannot carry credentials.
+    #[error("the Authorization header is not ASCII")]
+    NonAsciiAuthorizationHeader,
     #[error("the request carries no client credentials and no client_id")]
     NoCredentials,
     #[error("client_secret was sent without client_id")]
@@ -96,6 +99,9 @@ pub enum Rejection {
     WrongSecret,
     #[error("the client assertion is not acceptable: {0}")]
     Assertion(AssertionError),
+    /// RFC 7523 3: the caller saw this assertion's `jti` from this client before.
+    #[error("the client assertion was used before")]
+    AssertionReplayed,
 }
 
 /// Why a `private_key_jwt` assertion was refused (RFC 7523 3, OIDC Core 9).

@@ -17,6 +17,7 @@ pub use import::{ImportProgress, ImportReport};
 pub use passkeys::PasskeyFailure;
 pub use totp::{PendingTotp, TotpConfirmation, TotpEnrollment, TotpOutcome};
 
+use crate::audit::AuditEvent;
 use crate::citizen::{CitizenStatus, FieldError};
 use crate::clock::Clock;
 use crate::cpr::CprError;
@@ -181,7 +182,10 @@ impl Registry {
         self
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Appends events to the audit log for things that happen outside the registry (a claims
+    /// release, a token revocation, a logout): callers reach the audit log only through here.
+    pub async fn record(&self, events: Vec<AuditEvent>) -> Result<(), RegistryError> {
+        self.store.insert_audit_events(events).await?;
+        Ok(())
     }
 }

@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::error::InternalError;
 use crate::passkey::PasskeyError;
 use crate::session::SsoSession;
-use crate::store::ChallengeRow;
+use crate::store::Challenge;
 use crate::{level, tokens};
 use citizen_registry::{
     AssuranceLevel, AuthenticationError, Citizen, LoginContext, RegistryError, TotpConfirmation,
@@ -493,11 +493,11 @@ pub async fn passkey_form(
     let at = ctx.clock.now();
     let challenge_id = tokens::random_token()?;
     ctx.store
-        .insert_challenge(&ChallengeRow {
+        .insert_challenge(&Challenge {
             id: challenge_id.clone(),
-            citizen_id: fresh.citizen.id.to_string(),
+            citizen_id: fresh.citizen.id,
             session_hash: tokens::sha256_hex(cookie),
-            state: started.state.to_string(),
+            state: started.state,
             created_at: at,
             expires_at: at + CHALLENGE_SECONDS,
         })
@@ -544,7 +544,7 @@ pub async fn finish_passkey(
         return Ok(EnrolmentOutcome::Refused);
     };
     let session_hash = tokens::sha256_hex(cookie);
-    if challenge.citizen_id != fresh.citizen.id.to_string()
+    if challenge.citizen_id != fresh.citizen.id
         || !bool::from(
             challenge
                 .session_hash
@@ -554,13 +554,14 @@ pub async fn finish_passkey(
     {
         return Ok(EnrolmentOutcome::Refused);
     }
-    let state: serde_json::Value = serde_json::from_str(&challenge.state)
-        .map_err(|_| crate::store::StoreError::Corrupt("webauthn challenge".into()))?;
     let context = LoginContext {
         ip,
         client_id: None,
     };
-    let registered = match ctx.passkeys.finish_registration(credential_json, &state) {
+    let registered = match ctx
+        .passkeys
+        .finish_registration(credential_json, &challenge.state)
+    {
         Ok(registered) => registered,
         Err(error @ PasskeyError::State(_)) => return Err(InternalError::Passkey(error)),
         Err(error) => {

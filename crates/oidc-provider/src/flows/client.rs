@@ -2,10 +2,10 @@
 //! changes, and authenticated at the token, revocation and introspection endpoints.
 
 use crate::client::Client;
-use crate::client_auth::{self, ClientCredentials};
+use crate::client_auth::{self, ClientCredentials, Rejection};
 use crate::context::Context;
 use crate::error::InternalError;
-use crate::flows::token::TokenError;
+use crate::flows::error::OAuthError;
 use crate::store::StoreError;
 use std::sync::Arc;
 
@@ -13,14 +13,8 @@ pub(crate) async fn authenticate_client(
     ctx: &Context,
     form: &[(String, String)],
     authorization: Option<&str>,
-) -> Result<Client, TokenError> {
-    let credentials = ClientCredentials::parse(authorization, form).map_err(|error| {
-        match error.error_code() {
-            // RFC 6749 5.2: more than one authentication method is a malformed request.
-            "invalid_request" => TokenError::InvalidRequest(error.to_string()),
-            _ => TokenError::InvalidClient(error.to_string()),
-        }
-    })?;
+) -> Result<Client, OAuthError> {
+    let credentials = ClientCredentials::parse(authorization, form)?;
     let client = ctx
         .clients
         .find(&ctx.store, credentials.client_id())
@@ -28,10 +22,9 @@ pub(crate) async fn authenticate_client(
     let at = ctx.clock.now();
     let token_endpoint = ctx.settings.token_endpoint();
     let audiences = [ctx.settings.issuer.as_str(), token_endpoint.as_str()];
-    let authenticated = client_auth::authenticate(&credentials, client.as_deref(), &audiences, at)
-        .map_err(|error| TokenError::InvalidClient(error.to_string()))?;
+    let authenticated = client_auth::authenticate(&credentials, client.as_deref(), &audiences, at)?;
     let Some(client) = client else {
-        return Err(TokenError::InvalidClient("unknown client".into()));
+        return Err(OAuthError::InvalidClient(Rejection::UnknownClient));
     };
     if let Some(assertion) = authenticated.assertion {
         // RFC 7523 3: a jti may be used once.
@@ -46,9 +39,7 @@ pub(crate) async fn authenticate_client(
             )
             .await?
         {
-            return Err(TokenError::InvalidClient(
-                "the client assertion was used before".into(),
-            ));
+            return Err(OAuthError::InvalidClient(Rejection::AssertionReplayed));
         }
     }
     Ok(Client::clone(&client))

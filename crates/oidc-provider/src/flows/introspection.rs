@@ -1,11 +1,12 @@
 //! Revocation (RFC 7009) and introspection (RFC 7662), both behind client authentication.
 
 use crate::context::Context;
+use crate::flows::error::OAuthError;
 use crate::flows::token::refresh::Revocation;
-use crate::flows::token::{corrupt, single, TokenError};
+use crate::flows::token::single;
+use crate::grant::ClientSid;
 use crate::tokens::{self, AccessTokenClaims};
 use serde_json::{json, Value};
-use uuid::Uuid;
 
 /// RFC 7009: the client revokes a token it holds. Answers success for unknown tokens and
 /// for tokens of other clients alike (2.2), so revocation reveals nothing.
@@ -13,10 +14,10 @@ pub async fn revoke(
     ctx: &Context,
     form: &[(String, String)],
     authorization: Option<&str>,
-) -> Result<(), TokenError> {
+) -> Result<(), OAuthError> {
     let client = crate::flows::client::authenticate_client(ctx, form, authorization).await?;
-    let token = single(form, "token")?
-        .ok_or_else(|| TokenError::InvalidRequest("token is missing".into()))?;
+    let token =
+        single(form, "token")?.ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
     let at = ctx.clock.now();
     if let Some(row) = ctx
         .store
@@ -47,10 +48,10 @@ pub async fn introspect(
     ctx: &Context,
     form: &[(String, String)],
     authorization: Option<&str>,
-) -> Result<Value, TokenError> {
+) -> Result<Value, OAuthError> {
     let client = crate::flows::client::authenticate_client(ctx, form, authorization).await?;
-    let token = single(form, "token")?
-        .ok_or_else(|| TokenError::InvalidRequest("token is missing".into()))?;
+    let token =
+        single(form, "token")?.ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
     let inactive = json!({ "active": false });
     let at = ctx.clock.now();
     if let Some(row) = ctx
@@ -65,22 +66,18 @@ pub async fn introspect(
         if !live {
             return Ok(inactive);
         }
-        if row.offline == 0 {
+        if !row.offline {
             let session = ctx.store.find_session_by_sid(&row.sid).await?;
             if !session.is_some_and(|session| session.is_live(&ctx.settings.session, at)) {
                 return Ok(inactive);
             }
         }
-        let citizen_id =
-            Uuid::parse_str(&row.citizen_id).map_err(|_| corrupt("refresh citizen"))?;
-        let scopes: Vec<String> =
-            serde_json::from_str(&row.scopes).map_err(|_| corrupt("refresh scopes"))?;
         return Ok(json!({
             "active": true,
             "token_type": "refresh_token",
-            "scope": scopes.join(" "),
+            "scope": row.scopes.join(" "),
             "client_id": row.client_id,
-            "sub": crate::flows::signing::subject(ctx, &client, citizen_id),
+            "sub": crate::flows::signing::subject(ctx, &client, row.citizen_id),
             "iss": ctx.settings.issuer,
             "iat": row.created_at,
             "exp": row.expires_at,
@@ -104,7 +101,7 @@ pub async fn introspect(
     if let Some(sid) = &claims.sid {
         let session = ctx
             .store
-            .find_session_by_client_sid(&claims.client_id, sid)
+            .find_session_by_client_sid(&claims.client_id, &ClientSid::new(sid.clone()))
             .await?;
         if session.is_none_or(|session| session.ended_at.is_some()) {
             return Ok(inactive);

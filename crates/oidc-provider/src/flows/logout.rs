@@ -161,7 +161,7 @@ pub async fn end_session(
             .store
             .find_client_sid(&session.sid, aud)
             .await?
-            .is_some_and(|client_sid| client_sid == sid),
+            .is_some_and(|client_sid| client_sid.as_str() == sid),
         None => false,
     };
     let confirmed = match (confirmed_with, session_cookie) {
@@ -207,7 +207,7 @@ pub async fn end_everywhere(
             if let Ok(mut url) = url::Url::parse(uri) {
                 url.query_pairs_mut()
                     .append_pair("iss", &ctx.settings.issuer)
-                    .append_pair("sid", &client_sid);
+                    .append_pair("sid", client_sid.as_str());
                 frontchannel.push(url.to_string());
             }
         }
@@ -216,7 +216,7 @@ pub async fn end_everywhere(
                 id: tokens::random_token()?,
                 client_id: client.id.clone(),
                 citizen_id,
-                sid: client_sid.clone(),
+                client_sid: client_sid.clone(),
             });
         }
         events.push(
@@ -232,10 +232,9 @@ pub async fn end_everywhere(
         return Ok(Vec::new());
     }
     ctx.registry
-        .store()
-        .insert_audit_events(events)
+        .record(events)
         .await
-        .map_err(|error| InternalError::Registry(error.into()))?;
+        .map_err(InternalError::Registry)?;
     if !deliveries.is_empty() {
         let provider = ctx.clone();
         tokio::spawn(async move {
@@ -305,7 +304,7 @@ pub(crate) async fn attempt_delivery(
         iat: at,
         exp: at + LOGOUT_TOKEN_LIFETIME_SECONDS,
         jti: delivery.id.clone(),
-        sid: delivery.sid.clone(),
+        sid: delivery.client_sid.to_string(),
         events: serde_json::json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
     };
     let token = crate::flows::signing::sign(ctx, client.id_token_alg, Some("logout+jwt"), &claims)?;
@@ -358,8 +357,7 @@ pub(crate) async fn audit_delivery(
     .with_client(&delivery.client_id)
     .with_detail(serde_json::json!({ "outcome": outcome, "attempts": attempts }));
     ctx.registry
-        .store()
-        .insert_audit_events(vec![event])
+        .record(vec![event])
         .await
-        .map_err(|error| InternalError::Registry(error.into()))
+        .map_err(InternalError::Registry)
 }

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod authorize;
 pub mod client;
+pub mod error;
 pub mod introspection;
 pub mod login;
 pub mod logout;
@@ -17,20 +18,7 @@ use crate::error::InternalError;
 use citizen_registry::{Citizen, RegistryError};
 use uuid::Uuid;
 
-/// What a citizen granted a client: the basis of every token issued from a login.
-#[derive(Debug, Clone)]
-pub(crate) struct Grant {
-    pub client_id: String,
-    pub citizen_id: Uuid,
-    /// The SSO session (internal: never in a token).
-    pub sid: String,
-    /// The client's own sid for the session: the `sid` of its tokens.
-    pub client_sid: String,
-    pub scopes: Vec<String>,
-    pub acr: String,
-    pub amr: Vec<String>,
-    pub auth_time: i64,
-}
+pub(crate) use crate::grant::Grant;
 
 /// Audit event kinds the provider writes for identity data.
 pub mod audit_kind {

@@ -1,30 +1,17 @@
 //! What a login releases to a client: the claims of the ID token and of userinfo, from the
 //! citizen, the identity chosen and the level reached, each release audited.
 
-use crate::claims::{self, ActingFor, ClaimsRequest, ProfessionalIdentity, Release};
+use crate::claims::{self, ActingFor, ProfessionalIdentity, Release};
 use crate::client::Client;
 use crate::context::Context;
 use crate::error::InternalError;
 use crate::flows::audit_kind;
 use crate::level::{self};
-use crate::store::StoreError;
 use citizen_registry::audit::AuditEvent;
-use citizen_registry::{Citizen, RegistryError};
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use citizen_registry::Citizen;
 
-/// What a login chose, kept per client and session in `session_clients.release_context`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub(crate) struct ReleaseContext {
-    #[serde(default)]
-    pub(crate) claims: ClaimsRequest,
-    /// The professional identity (`pro_uuid`) the citizen logged in with.
-    #[serde(default)]
-    pub(crate) professional: Option<Uuid>,
-    /// The power of attorney the citizen acts under.
-    #[serde(default)]
-    pub(crate) power_of_attorney: Option<Uuid>,
-}
+// Kept here too for the login flow, which builds it.
+pub(crate) use crate::grant::ReleaseContext;
 
 /// Where a claim set goes, for the audit event.
 #[derive(Debug, Clone, Copy)]
@@ -82,11 +69,11 @@ pub(crate) async fn release_claims(
     target: ReleaseTarget,
     at: i64,
 ) -> Result<serde_json::Map<String, serde_json::Value>, InternalError> {
-    let context: ReleaseContext = match ctx.store.find_release_context(sid, &client.id).await? {
-        Some(json) => serde_json::from_str(&json)
-            .map_err(|_| StoreError::Corrupt("release context".into()))?,
-        None => ReleaseContext::default(),
-    };
+    let context = ctx
+        .store
+        .find_release_context(sid, &client.id)
+        .await?
+        .unwrap_or_default();
     let professional = match context.professional {
         Some(pro_uuid) => ctx
             .registry
@@ -164,9 +151,8 @@ pub(crate) async fn release_claims(
         "acting_for": principal_audit,
     }));
     ctx.registry
-        .store()
-        .insert_audit_events(vec![event])
+        .record(vec![event])
         .await
-        .map_err(|error| InternalError::Registry(RegistryError::Storage(error)))?;
+        .map_err(InternalError::Registry)?;
     Ok(released)
 }

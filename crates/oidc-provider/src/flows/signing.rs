@@ -57,7 +57,7 @@ pub(crate) fn mint_access_token(
         auth_time: Some(grant.auth_time),
         acr: Some(grant.acr.clone()),
         amr: Some(grant.amr.clone()),
-        sid: Some(grant.client_sid.clone()),
+        sid: Some(grant.client_sid.to_string()),
     };
     crate::flows::signing::sign(ctx, SigningAlg::ES256, Some("at+jwt"), &claims)
 }

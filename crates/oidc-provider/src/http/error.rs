@@ -2,8 +2,7 @@
 
 use super::pages::Pages;
 use crate::error::InternalError;
-use crate::flows::token::TokenError;
-use crate::flows::userinfo::{CprMatchError, UserinfoError};
+use crate::flows::error::OAuthError;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -85,17 +84,20 @@ pub fn token_success(body: impl serde::Serialize) -> Response {
     no_store(Json(body).into_response())
 }
 
-impl IntoResponse for TokenError {
+impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let (status, code, description) = match &self {
-            TokenError::InvalidRequest(description) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                description.as_str(),
-            ),
-            TokenError::InvalidClient(description) => {
-                // RFC 6749 5.2: 401 with WWW-Authenticate for failed client authentication.
-                tracing::info!(reason = %description, "client authentication failed");
+        let (status, code, description): (StatusCode, &str, &str) = match &self {
+            OAuthError::InvalidRequest(problem) => {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    &problem.to_string(),
+                )
+            }
+            OAuthError::InvalidClient(rejection) => {
+                // RFC 6749 5.2: 401 with WWW-Authenticate for failed client authentication;
+                // the reason is logged, never sent.
+                tracing::info!(reason = %rejection, "client authentication failed");
                 let mut response = oauth_error(
                     StatusCode::UNAUTHORIZED,
                     "invalid_client",
@@ -107,58 +109,33 @@ impl IntoResponse for TokenError {
                 );
                 return response;
             }
-            TokenError::InvalidGrant(description) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_grant",
-                description.as_str(),
-            ),
-            TokenError::UnauthorizedClient(description) => (
-                StatusCode::BAD_REQUEST,
-                "unauthorized_client",
-                description.as_str(),
-            ),
-            TokenError::UnsupportedGrantType(description) => (
+            OAuthError::InvalidGrant(description) => {
+                (StatusCode::BAD_REQUEST, "invalid_grant", description)
+            }
+            OAuthError::UnauthorizedClient(description) => {
+                (StatusCode::BAD_REQUEST, "unauthorized_client", description)
+            }
+            OAuthError::UnsupportedGrantType(description) => (
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                description.as_str(),
+                description,
             ),
-            TokenError::InvalidScope(description) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_scope",
-                description.as_str(),
-            ),
-            TokenError::Internal(error) => return internal_json(error),
+            OAuthError::InvalidScope(description) => {
+                (StatusCode::BAD_REQUEST, "invalid_scope", description)
+            }
+            // RFC 6750 3.1: 401 with the Bearer challenge.
+            OAuthError::InvalidToken(description) => return bearer_error(*description),
+            OAuthError::AccessDenied(description) => {
+                (StatusCode::FORBIDDEN, "access_denied", description)
+            }
+            OAuthError::Internal(error) => return internal_json(error),
         };
         oauth_error(status, code, description)
     }
 }
 
-impl IntoResponse for UserinfoError {
-    fn into_response(self) -> Response {
-        match self {
-            UserinfoError::InvalidToken(description) => bearer_error(Some(description)),
-            UserinfoError::Internal(error) => internal_json(&error),
-        }
-    }
-}
-
-impl IntoResponse for CprMatchError {
-    fn into_response(self) -> Response {
-        match self {
-            CprMatchError::InvalidToken(description) => bearer_error(Some(description)),
-            CprMatchError::InvalidRequest(description) => {
-                oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description)
-            }
-            CprMatchError::Refused(description) => {
-                oauth_error(StatusCode::FORBIDDEN, "access_denied", &description)
-            }
-            CprMatchError::Internal(error) => internal_json(&error),
-        }
-    }
-}
-
 /// RFC 6750 3: a 401 with the Bearer challenge; no error code when no token was sent at all.
-pub fn bearer_error(description: Option<&str>) -> Response {
+fn bearer_error(description: Option<&str>) -> Response {
     let challenge = match description {
         Some(description) => format!(
             "Bearer realm=\"segl\", error=\"invalid_token\", error_description=\"{description}\""

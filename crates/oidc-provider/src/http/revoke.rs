@@ -2,7 +2,8 @@
 
 use super::form;
 use super::{error, AppState};
-use crate::flows::token::TokenError;
+use crate::client_auth::Rejection;
+use crate::flows::error::OAuthError;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -15,19 +16,18 @@ struct ClientRequest {
 }
 
 /// Reads a client request, or says why it is malformed.
-fn read(headers: &HeaderMap, body: &[u8]) -> Result<ClientRequest, TokenError> {
+fn read(headers: &HeaderMap, body: &[u8]) -> Result<ClientRequest, OAuthError> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return Err(TokenError::InvalidRequest(
-            "the body must be application/x-www-form-urlencoded".into(),
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
         ));
     }
-    let fields = form::parse(body).map_err(|_| {
-        TokenError::InvalidRequest("the body is not valid form-urlencoded UTF-8".into())
-    })?;
+    let fields = form::parse(body)
+        .map_err(|_| OAuthError::invalid_request("the body is not valid form-urlencoded UTF-8"))?;
     let authorization = match headers
         .get(header::AUTHORIZATION)
         .map(|value| value.to_str())
@@ -35,8 +35,8 @@ fn read(headers: &HeaderMap, body: &[u8]) -> Result<ClientRequest, TokenError> {
         None => None,
         Some(Ok(value)) => Some(value.to_owned()),
         Some(Err(_)) => {
-            return Err(TokenError::InvalidClient(
-                "the Authorization header is not ASCII".into(),
+            return Err(OAuthError::InvalidClient(
+                Rejection::NonAsciiAuthorizationHeader,
             ))
         }
     };

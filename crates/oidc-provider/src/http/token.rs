@@ -2,7 +2,8 @@
 
 use super::form;
 use super::{error, AppState};
-use crate::flows::token::TokenError;
+use crate::client_auth::Rejection;
+use crate::flows::error::OAuthError;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -14,13 +15,11 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return TokenError::InvalidRequest(
-            "the body must be application/x-www-form-urlencoded".into(),
-        )
-        .into_response();
+        return OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")
+            .into_response();
     }
     let Ok(fields) = form::parse(&body) else {
-        return TokenError::InvalidRequest("the body is not valid form-urlencoded UTF-8".into())
+        return OAuthError::invalid_request("the body is not valid form-urlencoded UTF-8")
             .into_response();
     };
     let authorization = match headers
@@ -30,7 +29,7 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
         None => None,
         Some(Ok(value)) => Some(value),
         Some(Err(_)) => {
-            return TokenError::InvalidClient("the Authorization header is not ASCII".into())
+            return OAuthError::InvalidClient(Rejection::NonAsciiAuthorizationHeader)
                 .into_response()
         }
     };

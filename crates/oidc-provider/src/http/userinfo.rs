@@ -2,7 +2,8 @@
 //! `/cpr-match` with the same Bearer token.
 
 use super::form;
-use super::{error, AppState};
+use super::AppState;
+use crate::flows::error::OAuthError;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -26,23 +27,27 @@ fn bearer(headers: &HeaderMap) -> Result<Option<String>, ()> {
 pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match bearer(&headers) {
         Ok(Some(token)) => answer(&state, &token).await,
-        Ok(None) => error::bearer_error(None),
-        Err(()) => error::bearer_error(Some("malformed Authorization header")),
+        Ok(None) => OAuthError::InvalidToken(None).into_response(),
+        Err(()) => OAuthError::InvalidToken(Some("malformed Authorization header")).into_response(),
     }
 }
 
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let from_header = match bearer(&headers) {
         Ok(token) => token,
-        Err(()) => return error::bearer_error(Some("malformed Authorization header")),
+        Err(()) => {
+            return OAuthError::InvalidToken(Some("malformed Authorization header")).into_response()
+        }
     };
     let fields = form::parse(&body).unwrap_or_default();
     let from_body = form::field(&fields, "access_token").map(str::to_owned);
     // RFC 6750 2: a token in more than one place is an error.
     match (from_header, from_body) {
-        (Some(_), Some(_)) => error::bearer_error(Some("the access token was sent twice")),
+        (Some(_), Some(_)) => {
+            OAuthError::InvalidToken(Some("the access token was sent twice")).into_response()
+        }
         (Some(token), None) | (None, Some(token)) => answer(&state, &token).await,
-        (None, None) => error::bearer_error(None),
+        (None, None) => OAuthError::InvalidToken(None).into_response(),
     }
 }
 
@@ -51,15 +56,14 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 pub async fn cpr_match(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let token = match bearer(&headers) {
         Ok(Some(token)) => token,
-        Ok(None) => return error::bearer_error(None),
-        Err(()) => return error::bearer_error(Some("malformed Authorization header")),
+        Ok(None) => return OAuthError::InvalidToken(None).into_response(),
+        Err(()) => {
+            return OAuthError::InvalidToken(Some("malformed Authorization header")).into_response()
+        }
     };
     let Ok(fields) = form::parse(&body) else {
-        return error::oauth_error(
-            axum::http::StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the body must be form-urlencoded UTF-8",
-        );
+        return OAuthError::invalid_request("the body must be form-urlencoded UTF-8")
+            .into_response();
     };
     let cpr = form::field(&fields, "cpr").unwrap_or_default();
     match crate::flows::userinfo::cpr_match(&state.context, &token, cpr).await {

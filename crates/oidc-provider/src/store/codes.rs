@@ -1,26 +1,70 @@
 //! Authorization codes (`authorization_codes`): single use, redeemed with the grant's refresh token in one transaction.
 
-use super::refresh_tokens::{insert_refresh_row, RefreshRow};
-use super::{to_json, Store, StoreError};
+use super::refresh_tokens::{insert_refresh_token, RefreshToken};
+use super::{corrupt, json_list, to_json, Store, StoreError};
+use crate::pkce::{self, CodeChallenge};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-/// An authorization code's grant, as stored.
-#[derive(Debug, Clone, FromRow)]
-pub struct CodeRow {
+/// An authorization code's grant, as stored (the code itself only as its hash).
+#[derive(Debug, Clone)]
+pub struct AuthorizationCode {
     pub client_id: String,
     pub redirect_uri: String,
-    pub citizen_id: String,
+    pub citizen_id: Uuid,
+    /// The SSO session the code was issued in.
     pub sid: String,
-    pub scopes: String,
+    pub scopes: Vec<String>,
     pub nonce: String,
-    pub code_challenge: String,
+    pub code_challenge: CodeChallenge,
     pub auth_time: i64,
     pub acr: String,
-    pub amr: String,
+    pub amr: Vec<String>,
     pub expires_at: i64,
     pub redeemed_at: Option<i64>,
+    /// The access token issued when the code was redeemed.
     pub access_jti: Option<String>,
+}
+
+#[derive(FromRow)]
+struct CodeRow {
+    client_id: String,
+    redirect_uri: String,
+    citizen_id: String,
+    sid: String,
+    scopes: String,
+    nonce: String,
+    code_challenge: String,
+    auth_time: i64,
+    acr: String,
+    amr: String,
+    expires_at: i64,
+    redeemed_at: Option<i64>,
+    access_jti: Option<String>,
+}
+
+impl TryFrom<CodeRow> for AuthorizationCode {
+    type Error = StoreError;
+
+    fn try_from(row: CodeRow) -> Result<Self, StoreError> {
+        Ok(AuthorizationCode {
+            citizen_id: Uuid::parse_str(&row.citizen_id).map_err(|_| corrupt("code citizen"))?,
+            scopes: json_list(&row.scopes, "code scopes")?,
+            amr: json_list(&row.amr, "code amr")?,
+            // Only S256 challenges are ever stored (RFC 7636 4.2, docs/NEMLOGIN.md).
+            code_challenge: CodeChallenge::parse(&row.code_challenge, Some(pkce::S256))
+                .map_err(|_| corrupt("code challenge"))?,
+            client_id: row.client_id,
+            redirect_uri: row.redirect_uri,
+            sid: row.sid,
+            nonce: row.nonce,
+            auth_time: row.auth_time,
+            acr: row.acr,
+            expires_at: row.expires_at,
+            redeemed_at: row.redeemed_at,
+            access_jti: row.access_jti,
+        })
+    }
 }
 
 /// A new authorization code's grant.
@@ -65,14 +109,18 @@ impl Store {
         Ok(())
     }
 
-    pub async fn find_code(&self, code_hash: &str) -> Result<Option<CodeRow>, StoreError> {
-        Ok(sqlx::query_as(
+    pub async fn find_code(
+        &self,
+        code_hash: &str,
+    ) -> Result<Option<AuthorizationCode>, StoreError> {
+        let row: Option<CodeRow> = sqlx::query_as(
             "SELECT client_id, redirect_uri, citizen_id, sid, scopes, nonce, code_challenge, auth_time, acr, amr, \
              expires_at, redeemed_at, access_jti FROM authorization_codes WHERE code_hash = $1",
         )
         .bind(code_hash)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        row.map(AuthorizationCode::try_from).transpose()
     }
 
     /// Redeems a code (compare-and-set on `redeemed_at`) and stores the grant's refresh token in
@@ -83,7 +131,7 @@ impl Store {
         code_hash: &str,
         access_jti: &str,
         now: i64,
-        refresh: Option<&RefreshRow>,
+        refresh: Option<&RefreshToken>,
     ) -> Result<bool, StoreError> {
         let mut transaction = self.pool.begin().await?;
         let result = sqlx::query(
@@ -97,8 +145,8 @@ impl Store {
         if result.rows_affected() == 0 {
             return Ok(false);
         }
-        if let Some(row) = refresh {
-            insert_refresh_row(&mut transaction, row).await?;
+        if let Some(token) = refresh {
+            insert_refresh_token(&mut transaction, token).await?;
         }
         transaction.commit().await?;
         Ok(true)

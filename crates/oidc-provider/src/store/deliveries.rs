@@ -1,6 +1,7 @@
 //! Back-channel logout deliveries (`backchannel_deliveries`): queued with the logout, leased while tried.
 
 use super::{corrupt, Store, StoreError};
+use crate::grant::ClientSid;
 use sqlx::FromRow;
 use uuid::Uuid;
 
@@ -10,7 +11,7 @@ pub struct NewDelivery {
     pub client_id: String,
     pub citizen_id: Uuid,
     /// The client's own sid for the session, carried by its logout token.
-    pub sid: String,
+    pub client_sid: ClientSid,
 }
 
 /// A queued back-channel logout delivery.
@@ -19,7 +20,8 @@ pub struct Delivery {
     pub id: String,
     pub client_id: String,
     pub citizen_id: Uuid,
-    pub sid: String,
+    /// The client's own sid for the session, carried by its logout token.
+    pub client_sid: ClientSid,
     /// Attempts made so far.
     pub attempts: i64,
 }
@@ -42,7 +44,7 @@ impl TryFrom<DeliveryRow> for Delivery {
                 .map_err(|_| corrupt("backchannel_deliveries.citizen_id"))?,
             id: row.id,
             client_id: row.client_id,
-            sid: row.sid,
+            client_sid: ClientSid::new(row.sid),
             attempts: row.attempts,
         })
     }
@@ -80,7 +82,7 @@ impl Store {
             .bind(&delivery.id)
             .bind(&delivery.client_id)
             .bind(delivery.citizen_id.to_string())
-            .bind(&delivery.sid)
+            .bind(delivery.client_sid.as_str())
             .bind(now)
             .execute(&mut *transaction)
             .await?;

@@ -13,12 +13,12 @@ mod refresh_tokens;
 mod revocations;
 mod sessions;
 
-pub use challenges::ChallengeRow;
-pub use codes::{CodeRow, NewCode};
+pub use challenges::Challenge;
+pub use codes::{AuthorizationCode, NewCode};
 pub use deliveries::{Delivery, NewDelivery};
 pub use keys::{KeyStateChange, StoredKey};
 pub use pending_logins::PendingRow;
-pub use refresh_tokens::RefreshRow;
+pub use refresh_tokens::RefreshToken;
 
 use sqlx::AnyPool;
 

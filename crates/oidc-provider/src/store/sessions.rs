@@ -1,6 +1,7 @@
 //! SSO sessions (`sso_sessions`) and the clients that took part in each (`session_clients`).
 
 use super::{corrupt, json_list, to_json, Store, StoreError};
+use crate::grant::{ClientSid, ReleaseContext};
 use crate::session::SsoSession;
 use citizen_registry::AssuranceLevel;
 use sqlx::FromRow;
@@ -151,9 +152,9 @@ impl Store {
         &self,
         sid: &str,
         client_id: &str,
-        client_sid: &str,
+        client_sid: &ClientSid,
         expires_at: i64,
-        release_context: &str,
+        release_context: &ReleaseContext,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO session_clients (sid, client_id, client_sid, expires_at, release_context) VALUES ($1, $2, $3, $4, $5) \
@@ -161,9 +162,9 @@ impl Store {
         )
         .bind(sid)
         .bind(client_id)
-        .bind(client_sid)
+        .bind(client_sid.as_str())
         .bind(expires_at)
-        .bind(release_context)
+        .bind(to_json(release_context))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -174,7 +175,7 @@ impl Store {
         &self,
         sid: &str,
         client_id: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<ClientSid>, StoreError> {
         let row: Option<(String,)> = sqlx::query_as(
             "SELECT client_sid FROM session_clients WHERE sid = $1 AND client_id = $2",
         )
@@ -182,33 +183,33 @@ impl Store {
         .bind(client_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(client_sid,)| client_sid))
+        Ok(row.map(|(client_sid,)| ClientSid::new(client_sid)))
     }
 
     /// The session a client knows by `client_sid` (the `sid` of its tokens).
     pub async fn find_session_by_client_sid(
         &self,
         client_id: &str,
-        client_sid: &str,
+        client_sid: &ClientSid,
     ) -> Result<Option<SsoSession>, StoreError> {
         let row: Option<SessionRow> = sqlx::query_as(
             "SELECT s.sid, s.citizen_id, s.auth_time, s.amr, s.aal, s.last_seen_at, s.absolute_expires_at, s.ended_at \
              FROM session_clients c JOIN sso_sessions s ON s.sid = c.sid \
              WHERE c.client_sid = $1 AND c.client_id = $2",
         )
-        .bind(client_sid)
+        .bind(client_sid.as_str())
         .bind(client_id)
         .fetch_optional(&self.pool)
         .await?;
         row.map(SsoSession::try_from).transpose()
     }
 
-    /// What the login released to a client in a session (JSON), if it took part.
+    /// What the login chose for a client in a session, if it took part (and a context was kept).
     pub async fn find_release_context(
         &self,
         sid: &str,
         client_id: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<ReleaseContext>, StoreError> {
         let row: Option<(Option<String>,)> = sqlx::query_as(
             "SELECT release_context FROM session_clients WHERE sid = $1 AND client_id = $2",
         )
@@ -216,7 +217,9 @@ impl Store {
         .bind(client_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.and_then(|(context,)| context))
+        row.and_then(|(context,)| context)
+            .map(|json| serde_json::from_str(&json).map_err(|_| corrupt("release context")))
+            .transpose()
     }
 
     /// Uses one CPR-match try of a client in a session, atomically across nodes. False when
@@ -243,12 +246,16 @@ impl Store {
     pub async fn find_session_clients(
         &self,
         sid: &str,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as(
+    ) -> Result<Vec<(String, ClientSid)>, StoreError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT client_id, client_sid FROM session_clients WHERE sid = $1 ORDER BY client_id",
         )
         .bind(sid)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(client_id, client_sid)| (client_id, ClientSid::new(client_sid)))
+            .collect())
     }
 }

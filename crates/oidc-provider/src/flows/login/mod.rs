@@ -410,7 +410,6 @@ pub(crate) async fn issue_code(
             _ => None,
         },
     };
-    let context = serde_json::to_string(&context)?;
     let reached = level::level_reached(citizen.ial, session.aal);
     ctx.store
         .insert_code(&NewCode {
@@ -434,7 +433,7 @@ pub(crate) async fn issue_code(
         .insert_session_client(
             &session.sid,
             &client.id,
-            &tokens::random_token()?,
+            &crate::grant::ClientSid::random()?,
             session.absolute_expires_at,
             &context,
         )

@@ -4,13 +4,13 @@
 use crate::client::Client;
 use crate::context::Context;
 use crate::error::InternalError;
+use crate::flows::error::OAuthError;
 use crate::flows::release::{level_claims, ReleaseTarget};
 use crate::flows::token::refresh::Revocation;
-use crate::flows::token::{TokenError, TokenResponse};
+use crate::flows::token::TokenResponse;
 use crate::flows::Grant;
-use crate::store::StoreError;
+use crate::store::AuthorizationCode;
 use crate::tokens::{self, IdTokenClaims};
-use uuid::Uuid;
 
 pub(crate) async fn exchange_code(
     ctx: &Context,
@@ -18,10 +18,10 @@ pub(crate) async fn exchange_code(
     code: &str,
     redirect_uri: &str,
     verifier: &str,
-) -> Result<TokenResponse, TokenError> {
+) -> Result<TokenResponse, OAuthError> {
     let code_hash = tokens::sha256_hex(code);
     let Some(row) = ctx.store.find_code(&code_hash).await? else {
-        return Err(TokenError::InvalidGrant(
+        return Err(OAuthError::InvalidGrant(
             "the code is unknown or expired".into(),
         ));
     };
@@ -30,53 +30,46 @@ pub(crate) async fn exchange_code(
     // These come first: a client that is not the code's own learns only invalid_grant, and
     // neither consumes the code nor revokes what was issued from it.
     if row.client_id != client.id {
-        return Err(TokenError::InvalidGrant(
+        return Err(OAuthError::InvalidGrant(
             "the code was issued to another client".into(),
         ));
     }
     if row.redirect_uri != redirect_uri {
-        return Err(TokenError::InvalidGrant(
+        return Err(OAuthError::InvalidGrant(
             "redirect_uri does not match the authorization request".into(),
         ));
     }
-    let challenge = crate::pkce::CodeChallenge::parse(&row.code_challenge, Some(crate::pkce::S256))
-        .map_err(|_| StoreError::Corrupt("code challenge".into()))?;
-    if !challenge.verify(verifier) {
-        return Err(TokenError::InvalidGrant(
+    if !row.code_challenge.verify(verifier) {
+        return Err(OAuthError::InvalidGrant(
             "code_verifier does not match the code_challenge".into(),
         ));
     }
     if row.redeemed_at.is_some() {
         crate::flows::token::authorization_code::revoke_grant(ctx, &row).await?;
-        return Err(TokenError::InvalidGrant(
+        return Err(OAuthError::InvalidGrant(
             "the code was already used; tokens issued from it are revoked".into(),
         ));
     }
     if at >= row.expires_at {
-        return Err(TokenError::InvalidGrant("the code has expired".into()));
+        return Err(OAuthError::InvalidGrant("the code has expired".into()));
     }
     let session = ctx.store.find_session_by_sid(&row.sid).await?;
     if session.is_none_or(|session| session.ended_at.is_some()) {
-        return Err(TokenError::InvalidGrant(
+        return Err(OAuthError::InvalidGrant(
             "the login session has ended".into(),
         ));
     }
-    let citizen_id =
-        Uuid::parse_str(&row.citizen_id).map_err(|_| StoreError::Corrupt("code citizen".into()))?;
-    let Some(citizen) = crate::flows::active_citizen(ctx, citizen_id).await? else {
-        return Err(TokenError::InvalidGrant(
+    let Some(citizen) = crate::flows::active_citizen(ctx, row.citizen_id).await? else {
+        return Err(OAuthError::InvalidGrant(
             "the citizen can no longer log in".into(),
         ));
     };
     let Some(client_sid) = ctx.store.find_client_sid(&row.sid, &client.id).await? else {
-        return Err(TokenError::InvalidGrant(
+        return Err(OAuthError::InvalidGrant(
             "the login session has ended".into(),
         ));
     };
-    let scopes: Vec<String> =
-        serde_json::from_str(&row.scopes).map_err(|_| StoreError::Corrupt("code scopes".into()))?;
-    let amr: Vec<String> =
-        serde_json::from_str(&row.amr).map_err(|_| StoreError::Corrupt("code amr".into()))?;
+    let AuthorizationCode { scopes, amr, .. } = row.clone();
     let jti = tokens::random_token().map_err(InternalError::from)?;
     let sub = crate::flows::signing::subject(ctx, client, citizen.id);
     let grant = Grant {
@@ -126,7 +119,7 @@ pub(crate) async fn exchange_code(
         amr,
         azp: client.id.clone(),
         at_hash: tokens::at_hash(client.id_token_alg, &access_token),
-        sid: client_sid,
+        sid: client_sid.to_string(),
         claims: released,
     };
     let id_token = crate::flows::signing::sign(ctx, client.id_token_alg, Some("JWT"), &id_claims)?;
@@ -141,7 +134,7 @@ pub(crate) async fn exchange_code(
         if let Some(row) = ctx.store.find_code(&code_hash).await? {
             crate::flows::token::authorization_code::revoke_grant(ctx, &row).await?;
         }
-        return Err(TokenError::InvalidGrant(
+        return Err(OAuthError::InvalidGrant(
             "the code was already used; tokens issued from it are revoked".into(),
         ));
     }
@@ -161,7 +154,7 @@ pub(crate) async fn exchange_code(
 /// every access token its refreshes issued.
 pub(crate) async fn revoke_grant(
     ctx: &Context,
-    row: &crate::store::CodeRow,
+    row: &AuthorizationCode,
 ) -> Result<(), InternalError> {
     if let Some(jti) = &row.access_jti {
         let expires = row.redeemed_at.unwrap_or_else(|| ctx.clock.now())

@@ -4,7 +4,8 @@
 use crate::client::{Client, ClientAuthMethod};
 use crate::context::Context;
 use crate::error::InternalError;
-use crate::flows::token::{TokenError, TokenResponse};
+use crate::flows::error::OAuthError;
+use crate::flows::token::TokenResponse;
 use crate::tokens::{self, AccessTokenClaims};
 
 /// RFC 6749 4.4: a confidential client's own token. `openid` makes no sense without a citizen.
@@ -12,9 +13,9 @@ pub(crate) fn client_credentials(
     ctx: &Context,
     client: &Client,
     scope: Option<&str>,
-) -> Result<TokenResponse, TokenError> {
+) -> Result<TokenResponse, OAuthError> {
     if client.auth_method == ClientAuthMethod::None {
-        return Err(TokenError::UnauthorizedClient(
+        return Err(OAuthError::UnauthorizedClient(
             "public clients cannot use client_credentials".into(),
         ));
     }
@@ -25,9 +26,9 @@ pub(crate) fn client_credentials(
         .filter(|scope| !scope.is_empty())
     {
         if requested == "openid" || !client.scopes.iter().any(|allowed| allowed == requested) {
-            return Err(TokenError::InvalidScope(format!(
-                "scope {requested} is not allowed for this client"
-            )));
+            return Err(OAuthError::InvalidScope(
+                format!("scope {requested} is not allowed for this client").into(),
+            ));
         }
         if !granted.iter().any(|scope| scope == requested) {
             granted.push(requested.to_owned());

@@ -4,12 +4,12 @@
 use crate::client::Client;
 use crate::context::Context;
 use crate::error::InternalError;
-use crate::flows::token::{corrupt, TokenError, TokenResponse};
+use crate::flows::error::OAuthError;
+use crate::flows::token::TokenResponse;
 use crate::flows::Grant;
-use crate::store::RefreshRow;
+use crate::store::RefreshToken;
 use crate::tokens::{self};
 use citizen_registry::audit::AuditEvent;
-use uuid::Uuid;
 
 /// Why a refresh token family is revoked (the audit event kind and actor follow from it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +31,7 @@ pub(crate) async fn prepare_refresh_token(
     grant: &Grant,
     access_jti: &str,
     at: i64,
-) -> Result<Option<(String, RefreshRow)>, InternalError> {
+) -> Result<Option<(String, RefreshToken)>, InternalError> {
     let offline = grant.scopes.iter().any(|scope| scope == "offline_access");
     if !client.refresh_tokens && !offline {
         return Ok(None);
@@ -45,18 +45,18 @@ pub(crate) async fn prepare_refresh_token(
         }
     };
     let token = tokens::random_token()?;
-    let row = RefreshRow {
+    let row = RefreshToken {
         token_hash: tokens::sha256_hex(&token),
         family_id: tokens::random_token()?,
         client_id: client.id.clone(),
-        citizen_id: grant.citizen_id.to_string(),
+        citizen_id: grant.citizen_id,
         sid: grant.sid.clone(),
         client_sid: grant.client_sid.clone(),
-        scopes: serde_json::to_string(&grant.scopes).unwrap_or_default(),
+        scopes: grant.scopes.clone(),
         acr: grant.acr.clone(),
-        amr: serde_json::to_string(&grant.amr).unwrap_or_default(),
+        amr: grant.amr.clone(),
         auth_time: grant.auth_time,
-        offline: i64::from(offline),
+        offline,
         access_jti: Some(access_jti.to_owned()),
         created_at: at,
         expires_at,
@@ -74,54 +74,52 @@ pub(crate) async fn refresh(
     client: &Client,
     token: &str,
     scope: Option<&str>,
-) -> Result<TokenResponse, TokenError> {
+) -> Result<TokenResponse, OAuthError> {
     let token_hash = tokens::sha256_hex(token);
     let at = ctx.clock.now();
     let Some(row) = ctx.store.find_refresh_token(&token_hash).await? else {
-        return Err(TokenError::InvalidGrant(
+        return Err(OAuthError::InvalidGrant(
             "the refresh token is unknown or expired".into(),
         ));
     };
     // RFC 6749 6: the refresh token is bound to the client it was issued to.
     if row.client_id != client.id {
-        return Err(TokenError::InvalidGrant(
+        return Err(OAuthError::InvalidGrant(
             "the refresh token was issued to another client".into(),
         ));
     }
     if row.revoked_at.is_some() {
-        return Err(TokenError::InvalidGrant(
+        return Err(OAuthError::InvalidGrant(
             "the refresh token was revoked".into(),
         ));
     }
     if row.used_at.is_some() {
         crate::flows::token::refresh::revoke_family(ctx, &row, at, Revocation::RefreshReuse)
             .await?;
-        return Err(TokenError::InvalidGrant(
+        return Err(OAuthError::InvalidGrant(
             "the refresh token was already used; its grant is revoked".into(),
         ));
     }
     if at >= row.expires_at {
-        return Err(TokenError::InvalidGrant(
+        return Err(OAuthError::InvalidGrant(
             "the refresh token has expired".into(),
         ));
     }
-    if row.offline == 0 {
+    if !row.offline {
         let session = ctx.store.find_session_by_sid(&row.sid).await?;
         // Without offline_access the grant ends with the SSO session: logout, idle or cap.
         if !session.is_some_and(|session| session.is_live(&ctx.settings.session, at)) {
-            return Err(TokenError::InvalidGrant(
+            return Err(OAuthError::InvalidGrant(
                 "the login session has ended".into(),
             ));
         }
     }
-    let citizen_id = Uuid::parse_str(&row.citizen_id).map_err(|_| corrupt("refresh citizen"))?;
-    let Some(citizen) = crate::flows::active_citizen(ctx, citizen_id).await? else {
-        return Err(TokenError::InvalidGrant(
+    let Some(citizen) = crate::flows::active_citizen(ctx, row.citizen_id).await? else {
+        return Err(OAuthError::InvalidGrant(
             "the citizen can no longer log in".into(),
         ));
     };
-    let granted: Vec<String> =
-        serde_json::from_str(&row.scopes).map_err(|_| corrupt("refresh scopes"))?;
+    let granted = &row.scopes;
     // RFC 6749 6: a narrower scope may be asked for, never a wider one.
     let scopes = match scope {
         None => granted.clone(),
@@ -129,9 +127,9 @@ pub(crate) async fn refresh(
             let mut narrowed = Vec::new();
             for scope in requested.split(' ').filter(|scope| !scope.is_empty()) {
                 if !granted.iter().any(|granted| granted == scope) {
-                    return Err(TokenError::InvalidScope(format!(
-                        "scope {scope} was not granted"
-                    )));
+                    return Err(OAuthError::InvalidScope(
+                        format!("scope {scope} was not granted").into(),
+                    ));
                 }
                 narrowed.push(scope.to_owned());
             }
@@ -140,12 +138,12 @@ pub(crate) async fn refresh(
     };
     let grant = Grant {
         client_id: client.id.clone(),
-        citizen_id,
+        citizen_id: row.citizen_id,
         sid: row.sid.clone(),
         client_sid: row.client_sid.clone(),
         scopes: scopes.clone(),
         acr: row.acr.clone(),
-        amr: serde_json::from_str(&row.amr).map_err(|_| corrupt("refresh amr"))?,
+        amr: row.amr.clone(),
         auth_time: row.auth_time,
     };
     let jti = tokens::random_token().map_err(InternalError::from)?;
@@ -157,7 +155,7 @@ pub(crate) async fn refresh(
     let access_token =
         crate::flows::signing::mint_access_token(ctx, &grant, &sub, jti.clone(), at, lifetime)?;
     let next = tokens::random_token().map_err(InternalError::from)?;
-    let successor = RefreshRow {
+    let successor = RefreshToken {
         token_hash: tokens::sha256_hex(&next),
         access_jti: Some(jti),
         created_at: at,
@@ -175,7 +173,7 @@ pub(crate) async fn refresh(
     {
         crate::flows::token::refresh::revoke_family(ctx, &row, at, Revocation::RefreshReuse)
             .await?;
-        return Err(TokenError::InvalidGrant(
+        return Err(OAuthError::InvalidGrant(
             "the refresh token was already used; its grant is revoked".into(),
         ));
     }
@@ -192,7 +190,7 @@ pub(crate) async fn refresh(
 /// Revokes every token of a family and the access tokens issued from it.
 pub(crate) async fn revoke_family(
     ctx: &Context,
-    row: &RefreshRow,
+    row: &RefreshToken,
     at: i64,
     why: Revocation,
 ) -> Result<(), InternalError> {
@@ -205,7 +203,7 @@ pub(crate) async fn revoke_family(
             .insert_revoked_token(&jti, issued_at + ctx.settings.access_token_lifetime_seconds)
             .await?;
     }
-    let citizen = Uuid::parse_str(&row.citizen_id).ok();
+    let citizen = Some(row.citizen_id);
     let (kind, actor) = match why {
         Revocation::RefreshReuse => {
             tracing::warn!(client_id = %row.client_id, "refresh token reused: grant revoked as suspected theft");
@@ -216,9 +214,8 @@ pub(crate) async fn revoke_family(
     };
     let event = AuditEvent::new(kind, citizen, actor, at).with_client(&row.client_id);
     ctx.registry
-        .store()
-        .insert_audit_events(vec![event])
+        .record(vec![event])
         .await
-        .map_err(|error| InternalError::Registry(error.into()))?;
+        .map_err(InternalError::Registry)?;
     Ok(())
 }
