@@ -685,14 +685,9 @@ async fn a_step_up_asks_only_for_the_missing_factor_and_moves_auth_time() {
     );
 }
 
-/// RFC 9068 4 and RFC 6750 3.1: an access token past its `exp` is `invalid_token`.
-///
-/// Ignored: it fails today. `KeyRing::verify_access_token` takes the flow's `now` but drops it
-/// (`_now`), and jsonwebtoken checks `exp` against the system clock, so the flow's clock does
-/// not rule the access token's expiry. Run it with `--ignored` once the key ring checks `exp`
-/// against the time it is given.
+/// RFC 9068 4, RFC 7519 4.1.4 and RFC 6750 3.1: an access token at its `exp` is `invalid_token`,
+/// by the flow's clock (the key ring checks `exp` against the time the flow gives it).
 #[tokio::test]
-#[ignore = "access token exp is checked against the system clock, not the flow's clock"]
 async fn an_access_token_expires_by_the_flows_clock() {
     let mut flow = Flow::new(false).await;
     let lifetime = flow.settings().access_token_lifetime_seconds;

@@ -299,14 +299,16 @@ impl KeyRing {
     }
 
     /// Verifies a JWT we signed: signature by `kid` with that key's one algorithm (RFC 8725 3.1),
-    /// `typ`, issuer, expiry, and (if given) audience.
+    /// `typ`, issuer, (if given) audience, and with `expires_check: Some(now)` that `exp` is
+    /// present and not before `now`: the flow's clock, not the system's, so expiry follows the
+    /// same time as everything else a flow decides.
     pub fn verify<T: DeserializeOwned>(
         &self,
         token: &str,
         expected_typ: &str,
         issuer: &str,
         audience: Option<&str>,
-        validate_exp: bool,
+        expires_check: Option<i64>,
     ) -> Result<T, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
         if !header
@@ -328,16 +330,27 @@ impl KeyRing {
             Some(audience) => validation.set_audience(&[audience]),
             None => validation.validate_aud = false,
         }
-        validation.validate_exp = validate_exp;
+        // jsonwebtoken would compare `exp` with the system clock: checked below instead.
+        validation.validate_exp = false;
         validation.leeway = 0;
-        if validate_exp {
-            validation.set_required_spec_claims(&["exp", "iss"]);
-        } else {
-            validation.set_required_spec_claims(&["iss"]);
+        validation.set_required_spec_claims(&["iss"]);
+        let claims =
+            jsonwebtoken::decode::<serde_json::Value>(token, key.decoding_key, &validation)
+                .map_err(|error| VerifyError::Invalid(error.to_string()))?
+                .claims;
+        if let Some(now) = expires_check {
+            // RFC 7519 4.1.4: the current time must be before `exp` (no leeway: we issued it).
+            match claims.get("exp").and_then(serde_json::Value::as_i64) {
+                Some(exp) if now < exp => {}
+                Some(_) => return Err(VerifyError::Invalid("ExpiredSignature".to_owned())),
+                None => {
+                    return Err(VerifyError::Invalid(
+                        "Missing required claim: exp".to_owned(),
+                    ))
+                }
+            }
         }
-        jsonwebtoken::decode::<T>(token, key.decoding_key, &validation)
-            .map(|data| data.claims)
-            .map_err(|error| VerifyError::Invalid(error.to_string()))
+        serde_json::from_value(claims).map_err(|error| VerifyError::Invalid(error.to_string()))
     }
 
     /// RFC 9068 4: an access token we issued, for our own resource (userinfo).
@@ -345,8 +358,8 @@ impl KeyRing {
         &self,
         token: &str,
         issuer: &str,
-        _now: i64,
+        now: i64,
     ) -> Result<T, VerifyError> {
-        self.verify(token, "at+jwt", issuer, Some(issuer), true)
+        self.verify(token, "at+jwt", issuer, Some(issuer), Some(now))
     }
 }

@@ -75,7 +75,7 @@ pub async fn authorize(
             "JWT",
             &ctx.settings.issuer,
             Some(&client.id),
-            false,
+            None,
         ) {
             Ok(hint) => Some(hint.sub),
             Err(_) => {

@@ -31,7 +31,7 @@ pub async fn revoke(
     }
     if let Ok(claims) =
         ctx.keys
-            .verify::<AccessTokenClaims>(token, "at+jwt", &ctx.settings.issuer, None, false)
+            .verify::<AccessTokenClaims>(token, "at+jwt", &ctx.settings.issuer, None, None)
     {
         if claims.client_id == client.id {
             ctx.store
@@ -85,10 +85,13 @@ pub async fn introspect(
             "aud": client.id,
         }));
     }
-    let Ok(claims) =
-        ctx.keys
-            .verify::<AccessTokenClaims>(token, "at+jwt", &ctx.settings.issuer, None, true)
-    else {
+    let Ok(claims) = ctx.keys.verify::<AccessTokenClaims>(
+        token,
+        "at+jwt",
+        &ctx.settings.issuer,
+        None,
+        Some(ctx.clock.now()),
+    ) else {
         return Ok(inactive);
     };
     // A client learns only about its own tokens, or tokens meant for it.

@@ -91,7 +91,7 @@ pub async fn end_session(
         Some(token) => {
             match ctx
                 .keys
-                .verify::<Hint>(token, "JWT", &ctx.settings.issuer, None, false)
+                .verify::<Hint>(token, "JWT", &ctx.settings.issuer, None, None)
             {
                 Ok(hint) => Some(hint),
                 Err(_) => {
