@@ -228,4 +228,18 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn a_row_with_a_corrupt_request_is_corrupt() {
+        let row = PendingRow {
+            id: "id".to_owned(),
+            request: r#"{"level":"substantial"}"#.to_owned(),
+            state: encode_state(&LoginState::Password),
+            browser_hash: String::new(),
+            csrf_token: String::new(),
+            created_at: 0,
+            expires_at: 1,
+        };
+        assert!(matches!(row.decode(), Err(StoreError::Corrupt(_))));
+    }
 }
