@@ -5,10 +5,10 @@ use crate::authorize::{self, AuthorizeError, ErrorCode, PageError, Prompt};
 use crate::claims::{self};
 use crate::context::Context;
 use crate::error::InternalError;
-use crate::flows::login::{pending_json, Browser, DenialReason, PendingRequest, Step};
+use crate::flows::login::{Browser, DenialReason, Step};
 use crate::level::{self};
 use crate::session::{self, Next, Requirements};
-use crate::store::PendingRow;
+use crate::store::{LoginState, PendingLogin};
 use crate::tokens::{self};
 use serde::Deserialize;
 
@@ -199,38 +199,31 @@ pub async fn authorize(
                     (value.clone(), Some(value))
                 }
             };
-            let pending = PendingRequest {
-                request,
-                level,
-                step_up_sid: if step_up {
-                    live.as_ref().map(|session| session.sid.clone())
-                } else {
-                    None
+            // A step-up starts past the password: the session's citizen and methods are
+            // proven, and only the missing factor is asked for.
+            let state = match (step_up_factor, &live) {
+                (Some(factor), Some(session)) => LoginState::SecondFactor {
+                    citizen_id: session.citizen_id,
+                    amr: session.amr.clone(),
+                    factor,
+                    step_up_sid: Some(session.sid.clone()),
+                    code_failures: 0,
+                    passkey_challenge: None,
                 },
-                code_failures: 0,
-                choose_sid: None,
-                second_factor: step_up_factor,
-                passkey_challenge: None,
-            };
-            let (citizen_id, amr) = match (&pending.step_up_sid, &live) {
-                (Some(_), Some(session)) => (
-                    Some(session.citizen_id.to_string()),
-                    Some(serde_json::to_string(&session.amr).unwrap_or_default()),
-                ),
-                _ => (None, None),
+                _ => LoginState::Password,
             };
             let pending_id = tokens::random_token()?;
-            let row = PendingRow {
+            let pending = PendingLogin {
                 id: pending_id.clone(),
-                request: pending_json(&pending)?,
+                request,
+                level,
+                state,
                 browser_hash: tokens::sha256_hex(&binding),
                 csrf_token: tokens::random_token()?,
-                citizen_id,
-                amr,
                 created_at: at,
                 expires_at: at + ctx.settings.login_lifetime_seconds,
             };
-            ctx.store.insert_pending(&row).await?;
+            ctx.store.insert_pending(&pending).await?;
             Ok(Step::Login {
                 pending_id,
                 new_browser_binding: new_binding,

@@ -17,7 +17,7 @@ pub use challenges::Challenge;
 pub use codes::{AuthorizationCode, NewCode};
 pub use deliveries::{Delivery, NewDelivery};
 pub use keys::{KeyStateChange, StoredKey};
-pub use pending_logins::PendingRow;
+pub use pending_logins::{LoginState, PendingLogin};
 pub use refresh_tokens::RefreshToken;
 
 use sqlx::AnyPool;

@@ -6,9 +6,10 @@ use crate::claims::{self};
 use crate::client::Client;
 use crate::context::Context;
 use crate::error::InternalError;
-use crate::flows::login::{FormOutcome, PendingRequest, Step};
+use crate::flows::login::{FormOutcome, Step};
 use crate::flows::release::may_name_principal;
 use crate::session::SsoSession;
+use crate::store::LoginState;
 use citizen_registry::Citizen;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -55,15 +56,13 @@ pub(crate) struct ChoiceState {
     pub(crate) options: Vec<(Choice, String)>,
 }
 
-/// For a pending choice: the session, citizen and client, and the options (None: the
-/// login is gone or there is nothing to choose any more).
+/// For a login waiting for the choice in session `sid`: the session, citizen and client, and
+/// the options (None: the login is gone or there is nothing to choose any more).
 pub(crate) async fn choice_state(
     ctx: &Context,
-    pending: &PendingRequest,
+    request: &AuthorizationRequest,
+    sid: &str,
 ) -> Result<Option<ChoiceState>, InternalError> {
-    let Some(sid) = &pending.choose_sid else {
-        return Ok(None);
-    };
     let session = ctx.store.find_session_by_sid(sid).await?;
     let Some(session) = session.filter(|session| session.ended_at.is_none()) else {
         return Ok(None);
@@ -71,18 +70,11 @@ pub(crate) async fn choice_state(
     let Some(citizen) = crate::flows::active_citizen(ctx, session.citizen_id).await? else {
         return Ok(None);
     };
-    let Some(client) = crate::flows::client::find_client(ctx, &pending.request.client_id).await?
-    else {
+    let Some(client) = crate::flows::client::find_client(ctx, &request.client_id).await? else {
         return Ok(None);
     };
-    match crate::flows::login::choice::choices(
-        ctx,
-        &pending.request,
-        &client,
-        &citizen,
-        ctx.clock.now(),
-    )
-    .await?
+    match crate::flows::login::choice::choices(ctx, request, &client, &citizen, ctx.clock.now())
+        .await?
     {
         Choices::Ask(options) => Ok(Some(ChoiceState {
             session,
@@ -102,9 +94,12 @@ pub async fn submit_choice(
     csrf_token: &str,
     value: &str,
 ) -> Result<FormOutcome, InternalError> {
-    let Some((row, pending)) =
+    let Some(pending) =
         crate::flows::login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
     else {
+        return Ok(FormOutcome::Expired);
+    };
+    let LoginState::Choice { sid } = &pending.state else {
         return Ok(FormOutcome::Expired);
     };
     let Some(ChoiceState {
@@ -112,7 +107,7 @@ pub async fn submit_choice(
         citizen,
         client,
         options,
-    }) = crate::flows::login::choice::choice_state(ctx, &pending).await?
+    }) = crate::flows::login::choice::choice_state(ctx, &pending.request, sid).await?
     else {
         return Ok(FormOutcome::Expired);
     };
@@ -123,7 +118,7 @@ pub async fn submit_choice(
     else {
         return Ok(FormOutcome::Expired);
     };
-    if !ctx.store.delete_pending(&row.id).await? {
+    if !ctx.store.delete_pending(&pending.id).await? {
         return Ok(FormOutcome::Expired);
     }
     let at = ctx.clock.now();

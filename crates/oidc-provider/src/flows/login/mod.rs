@@ -14,12 +14,10 @@ use crate::flows::release::ReleaseContext;
 use crate::level::{self, SecondFactor};
 use crate::passkey::PasskeyError;
 use crate::session::SsoSession;
-use crate::store::{NewCode, PendingRow, StoreError};
+use crate::store::{LoginState, NewCode, PendingLogin};
 use crate::tokens::{self};
 use citizen_registry::{AssuranceLevel, Citizen};
-use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
-use uuid::Uuid;
 
 /// What the citizen's browser is shown next.
 #[derive(Debug)]
@@ -52,47 +50,10 @@ pub enum DenialReason {
     TooManyCodes,
 }
 
-/// The stored state of a pending request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct PendingRequest {
-    pub(crate) request: AuthorizationRequest,
-    pub(crate) level: AssuranceLevel,
-    /// For a step-up: the session being raised.
-    pub(crate) step_up_sid: Option<String>,
-    /// Wrong one-time codes so far.
-    #[serde(default)]
-    pub(crate) code_failures: u32,
-    /// Logged in (this SSO session); waiting for the citizen to choose an identity.
-    #[serde(default)]
-    pub(crate) choose_sid: Option<String>,
-    /// The factor asked for after the password (or in a step-up).
-    #[serde(default)]
-    pub(crate) second_factor: Option<SecondFactor>,
-    /// The WebAuthn challenge state of the passkey step (serialized `PasskeyAuthentication`),
-    /// renewed each time the page is shown and cleared when an answer is checked.
-    #[serde(default)]
-    pub(crate) passkey_challenge: Option<serde_json::Value>,
-}
-
 /// How the browser of a login is known: by the stored hash, or by its cookie (if any).
 pub(crate) enum Browser<'a> {
     Hash(String),
     Cookie(Option<&'a str>),
-}
-
-/// The citizen and the factors proven so far of a login waiting for its second factor.
-pub(crate) fn pending_factor_state(
-    citizen_id: &str,
-    amr: &str,
-) -> Result<(Uuid, Vec<String>), StoreError> {
-    let citizen_id =
-        Uuid::parse_str(citizen_id).map_err(|_| StoreError::Corrupt("pending citizen".into()))?;
-    let amr = serde_json::from_str(amr).map_err(|_| StoreError::Corrupt("pending amr".into()))?;
-    Ok((citizen_id, amr))
-}
-
-pub(crate) fn pending_json(pending: &PendingRequest) -> Result<String, InternalError> {
-    Ok(serde_json::to_string(pending)?)
 }
 
 /// The login page's state.
@@ -162,42 +123,41 @@ pub(crate) async fn second_factor_for(
     Ok(level::second_factor(level, citizen.has_totp, has_passkey))
 }
 
-/// Loads a pending request if it exists, has not expired and belongs to this browser.
+/// Loads a pending login if it exists, has not expired and belongs to this browser.
 pub(crate) async fn pending(
     ctx: &Context,
     pending_id: &str,
     browser_cookie: Option<&str>,
-) -> Result<Option<(PendingRow, PendingRequest)>, InternalError> {
+) -> Result<Option<PendingLogin>, InternalError> {
     let Some(browser) = browser_cookie else {
         return Ok(None);
     };
-    let Some(row) = ctx.store.find_pending(pending_id, ctx.clock.now()).await? else {
+    let Some(pending) = ctx.store.find_pending(pending_id, ctx.clock.now()).await? else {
         return Ok(None);
     };
     let presented = tokens::sha256_hex(browser);
-    if !bool::from(presented.as_bytes().ct_eq(row.browser_hash.as_bytes())) {
+    if !bool::from(presented.as_bytes().ct_eq(pending.browser_hash.as_bytes())) {
         return Ok(None);
     }
-    let pending: PendingRequest = serde_json::from_str(&row.request)
-        .map_err(|_| StoreError::Corrupt("pending request".into()))?;
-    Ok(Some((row, pending)))
+    Ok(Some(pending))
 }
 
-pub(crate) fn view(
-    _ctx: &Context,
-    row: &PendingRow,
-    pending: &PendingRequest,
-    client_name: String,
-) -> LoginView {
+pub(crate) fn view(_ctx: &Context, pending: &PendingLogin, client_name: String) -> LoginView {
     LoginView {
-        pending_id: row.id.clone(),
-        csrf_token: row.csrf_token.clone(),
+        pending_id: pending.id.clone(),
+        csrf_token: pending.csrf_token.clone(),
         client_name,
-        stage: match (&row.citizen_id, pending.second_factor) {
-            _ if pending.choose_sid.is_some() => LoginStage::Choose,
-            (None, _) => LoginStage::Password,
-            (Some(_), Some(SecondFactor::Passkey)) => LoginStage::Passkey,
-            (Some(_), _) => LoginStage::OneTimeCode,
+        stage: match &pending.state {
+            LoginState::Password => LoginStage::Password,
+            LoginState::SecondFactor {
+                factor: SecondFactor::OneTimeCode,
+                ..
+            } => LoginStage::OneTimeCode,
+            LoginState::SecondFactor {
+                factor: SecondFactor::Passkey,
+                ..
+            } => LoginStage::Passkey,
+            LoginState::Choice { .. } => LoginStage::Choose,
         },
         choices: Vec::new(),
         level: pending.level,
@@ -207,26 +167,24 @@ pub(crate) fn view(
     }
 }
 
-/// The page for a pending request; the passkey stage gets a new challenge, stored in the
-/// pending request so that any node can check the answer.
+/// The page for a pending login; the passkey stage gets a new challenge, stored in the
+/// login's state so that any node can check the answer.
 pub(crate) async fn view_with_challenge(
     ctx: &Context,
-    row: &PendingRow,
-    mut pending: PendingRequest,
+    mut pending: PendingLogin,
 ) -> Result<Option<LoginView>, InternalError> {
     let name = crate::flows::login::client_name(ctx, &pending.request.client_id).await?;
-    let mut view = crate::flows::login::view(ctx, row, &pending, name);
-    if view.stage != LoginStage::Passkey {
-        return Ok(Some(view));
-    }
-    let Some(citizen_id) = row
-        .citizen_id
-        .as_deref()
-        .and_then(|id| Uuid::parse_str(id).ok())
+    let mut view = crate::flows::login::view(ctx, &pending, name);
+    let LoginState::SecondFactor {
+        citizen_id,
+        factor: SecondFactor::Passkey,
+        passkey_challenge,
+        ..
+    } = &mut pending.state
     else {
         return Ok(Some(view));
     };
-    let stored = ctx.registry.passkeys(citizen_id).await?;
+    let stored = ctx.registry.passkeys(*citizen_id).await?;
     let started = match ctx.passkeys.start_authentication(&stored) {
         Ok(started) => started,
         // No usable passkey (or passkeys off): this login cannot go on; the page says the
@@ -234,9 +192,9 @@ pub(crate) async fn view_with_challenge(
         Err(PasskeyError::NoPasskeys | PasskeyError::Unavailable) => return Ok(None),
         Err(error) => return Err(InternalError::Passkey(error)),
     };
-    pending.passkey_challenge = Some(started.state);
+    *passkey_challenge = Some(started.state);
     ctx.store
-        .update_pending_request(&row.id, &pending_json(&pending)?)
+        .update_pending_state(&pending.id, &pending.state)
         .await?;
     view.passkey_options = Some(started.options_json);
     Ok(Some(view))
@@ -254,30 +212,28 @@ pub async fn login_view(
     pending_id: &str,
     browser_cookie: Option<&str>,
 ) -> Result<Option<LoginView>, InternalError> {
-    let Some((row, pending)) =
-        crate::flows::login::pending(ctx, pending_id, browser_cookie).await?
+    let Some(pending) = crate::flows::login::pending(ctx, pending_id, browser_cookie).await? else {
+        return Ok(None);
+    };
+    let LoginState::Choice { sid } = &pending.state else {
+        // The password and second-factor stages (a passkey stage gets a new challenge).
+        return crate::flows::login::view_with_challenge(ctx, pending).await;
+    };
+    let Some(state) = crate::flows::login::choice::choice_state(ctx, &pending.request, sid).await?
     else {
         return Ok(None);
     };
-    if pending.choose_sid.is_some() {
-        let name = crate::flows::login::client_name(ctx, &pending.request.client_id).await?;
-        let mut view = crate::flows::login::view(ctx, &row, &pending, name);
-        match crate::flows::login::choice::choice_state(ctx, &pending).await? {
-            Some(state) => {
-                view.choices = state
-                    .options
-                    .into_iter()
-                    .map(|(choice, label)| ChoiceOption {
-                        value: choice.value(),
-                        label,
-                    })
-                    .collect();
-            }
-            None => return Ok(None),
-        }
-        return Ok(Some(view));
-    }
-    crate::flows::login::view_with_challenge(ctx, &row, pending).await
+    let name = crate::flows::login::client_name(ctx, &pending.request.client_id).await?;
+    let mut view = crate::flows::login::view(ctx, &pending, name);
+    view.choices = state
+        .options
+        .into_iter()
+        .map(|(choice, label)| ChoiceOption {
+            value: choice.value(),
+            label,
+        })
+        .collect();
+    Ok(Some(view))
 }
 
 /// After authentication: the choice page if there is a choice, otherwise the code.
@@ -320,27 +276,20 @@ pub(crate) async fn finish_login(
                     (tokens::sha256_hex(&value), Some(value))
                 }
             };
-            let pending = PendingRequest {
+            let pending_id = tokens::random_token()?;
+            let pending = PendingLogin {
+                id: pending_id.clone(),
                 request: request.clone(),
                 level: session.aal,
-                step_up_sid: None,
-                code_failures: 0,
-                choose_sid: Some(session.sid.clone()),
-                second_factor: None,
-                passkey_challenge: None,
-            };
-            let pending_id = tokens::random_token()?;
-            let row = PendingRow {
-                id: pending_id.clone(),
-                request: pending_json(&pending)?,
+                state: LoginState::Choice {
+                    sid: session.sid.clone(),
+                },
                 browser_hash,
                 csrf_token: tokens::random_token()?,
-                citizen_id: Some(citizen.id.to_string()),
-                amr: Some(serde_json::to_string(&session.amr)?),
                 created_at: at,
                 expires_at: at + ctx.settings.login_lifetime_seconds,
             };
-            ctx.store.insert_pending(&row).await?;
+            ctx.store.insert_pending(&pending).await?;
             Ok(Step::Login {
                 pending_id,
                 new_browser_binding,
@@ -349,37 +298,36 @@ pub(crate) async fn finish_login(
     }
 }
 
-/// Checks the CSRF token (constant time) and loads the pending request.
+/// Checks the CSRF token (constant time) and loads the pending login.
 pub(crate) async fn pending_for_form(
     ctx: &Context,
     pending_id: &str,
     browser_cookie: Option<&str>,
     csrf_token: &str,
-) -> Result<Option<(PendingRow, PendingRequest)>, InternalError> {
-    let Some((row, pending)) =
-        crate::flows::login::pending(ctx, pending_id, browser_cookie).await?
-    else {
+) -> Result<Option<PendingLogin>, InternalError> {
+    let Some(pending) = crate::flows::login::pending(ctx, pending_id, browser_cookie).await? else {
         return Ok(None);
     };
-    if !bool::from(csrf_token.as_bytes().ct_eq(row.csrf_token.as_bytes())) {
+    if !bool::from(csrf_token.as_bytes().ct_eq(pending.csrf_token.as_bytes())) {
         return Ok(None);
     }
-    Ok(Some((row, pending)))
+    Ok(Some(pending))
 }
 
-/// The citizen cancelled: the client gets `access_denied` (docs/NEMLOGIN.md rule 4).
+/// The citizen cancelled, at any stage: the client gets `access_denied` (docs/NEMLOGIN.md
+/// rule 4).
 pub async fn cancel(
     ctx: &Context,
     pending_id: &str,
     browser_cookie: Option<&str>,
     csrf_token: &str,
 ) -> Result<Option<AuthorizationResponse>, InternalError> {
-    let Some((row, pending)) =
+    let Some(pending) =
         crate::flows::login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
     else {
         return Ok(None);
     };
-    ctx.store.delete_pending(&row.id).await?;
+    ctx.store.delete_pending(&pending.id).await?;
     Ok(Some(
         pending
             .request

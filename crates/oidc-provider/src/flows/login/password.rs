@@ -5,6 +5,7 @@ use crate::context::Context;
 use crate::error::InternalError;
 use crate::flows::login::{FormOutcome, FormProblem};
 use crate::level::{self};
+use crate::store::LoginState;
 use citizen_registry::{AuthenticationError, LoginContext, RegistryError};
 use secrecy::SecretString;
 
@@ -18,15 +19,16 @@ pub async fn submit_password(
     password: SecretString,
     ip: Option<String>,
 ) -> Result<FormOutcome, InternalError> {
-    let Some((row, pending)) =
+    let Some(pending) =
         crate::flows::login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
     else {
         return Ok(FormOutcome::Expired);
     };
-    if row.citizen_id.is_some() {
-        // The password stage is over for this request (or it is a step-up).
+    // Only a fresh login takes a password: once past it (or in a step-up or a choice), the
+    // form is stale.
+    let LoginState::Password = pending.state else {
         return Ok(FormOutcome::Expired);
-    }
+    };
     let context = LoginContext {
         ip,
         client_id: Some(pending.request.client_id.clone()),
@@ -44,7 +46,7 @@ pub async fn submit_password(
         Err(_) => {
             let name = crate::flows::login::client_name(ctx, &pending.request.client_id).await?;
             return Ok(FormOutcome::Retry(
-                crate::flows::login::view(ctx, &row, &pending, name),
+                crate::flows::login::view(ctx, &pending, name),
                 FormProblem::InvalidCredentials,
             ));
         }
@@ -52,6 +54,5 @@ pub async fn submit_password(
     let mut amr = Vec::new();
     level::add_factor(&mut amr, &["pwd"]);
     let auth_time = ctx.clock.now();
-    crate::flows::login::second_factor::after_factor(ctx, row, pending, citizen, amr, auth_time)
-        .await
+    crate::flows::login::second_factor::after_factor(ctx, pending, citizen, amr, auth_time).await
 }

@@ -5,13 +5,12 @@ use crate::authorize::ErrorCode;
 use crate::context::Context;
 use crate::error::InternalError;
 use crate::flows::login::{
-    pending_factor_state, pending_json, Browser, DenialReason, FormOutcome, FormProblem,
-    NewSession, PendingRequest, Step, MAX_CODE_FAILURES,
+    Browser, DenialReason, FormOutcome, FormProblem, NewSession, Step, MAX_CODE_FAILURES,
 };
 use crate::level::{self, SecondFactor};
 use crate::passkey::PasskeyError;
 use crate::session::SsoSession;
-use crate::store::PendingRow;
+use crate::store::{LoginState, PendingLogin};
 use crate::tokens::{self};
 use citizen_registry::{AssuranceLevel, Citizen, LoginContext, PasskeyFailure, TotpOutcome};
 
@@ -24,22 +23,21 @@ pub async fn submit_code(
     code: &str,
     ip: Option<String>,
 ) -> Result<FormOutcome, InternalError> {
-    let Some((row, mut pending)) =
+    let Some(pending) =
         crate::flows::login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
     else {
         return Ok(FormOutcome::Expired);
     };
-    // The code form is not an answer to the passkey stage.
-    if pending.second_factor == Some(SecondFactor::Passkey) {
-        return Ok(FormOutcome::Expired);
-    }
-    let (Some(citizen_id), Some(amr)) = (row.citizen_id.as_deref(), row.amr.as_deref()) else {
-        return Ok(FormOutcome::Expired);
+    // Only the one-time code stage takes a code (not the passkey stage, not a choice).
+    let (citizen_id, mut amr) = match &pending.state {
+        LoginState::SecondFactor {
+            citizen_id,
+            amr,
+            factor: SecondFactor::OneTimeCode,
+            ..
+        } => (*citizen_id, amr.clone()),
+        _ => return Ok(FormOutcome::Expired),
     };
-    if pending.choose_sid.is_some() {
-        return Ok(FormOutcome::Expired);
-    }
-    let (citizen_id, mut amr) = pending_factor_state(citizen_id, amr)?;
     let context = LoginContext {
         ip,
         client_id: Some(pending.request.client_id.clone()),
@@ -53,7 +51,6 @@ pub async fn submit_code(
             // auth_time: when the factor that completes the level was verified.
             crate::flows::login::second_factor::after_factor(
                 ctx,
-                row,
                 pending,
                 citizen,
                 amr,
@@ -62,10 +59,8 @@ pub async fn submit_code(
             .await
         }
         TotpOutcome::Rejected => {
-            pending.passkey_challenge = None;
             crate::flows::login::second_factor::factor_rejected(
                 ctx,
-                row,
                 pending,
                 FormProblem::WrongCode,
             )
@@ -83,18 +78,23 @@ pub async fn submit_passkey(
     credential_json: &str,
     ip: Option<String>,
 ) -> Result<FormOutcome, InternalError> {
-    let Some((row, mut pending)) =
+    let Some(mut pending) =
         crate::flows::login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
     else {
         return Ok(FormOutcome::Expired);
     };
-    let (Some(citizen_id), Some(amr)) = (row.citizen_id.as_deref(), row.amr.as_deref()) else {
-        return Ok(FormOutcome::Expired);
+    // Only the passkey stage takes a passkey. A challenge is answered once: it is cleared
+    // whatever the outcome (the state is written back when the answer is refused).
+    let (citizen_id, mut amr, challenge) = match &mut pending.state {
+        LoginState::SecondFactor {
+            citizen_id,
+            amr,
+            factor: SecondFactor::Passkey,
+            passkey_challenge,
+            ..
+        } => (*citizen_id, amr.clone(), passkey_challenge.take()),
+        _ => return Ok(FormOutcome::Expired),
     };
-    if pending.second_factor != Some(SecondFactor::Passkey) {
-        return Ok(FormOutcome::Expired);
-    }
-    let (citizen_id, mut amr) = pending_factor_state(citizen_id, amr)?;
     let context = LoginContext {
         ip,
         client_id: Some(pending.request.client_id.clone()),
@@ -102,11 +102,9 @@ pub async fn submit_passkey(
     let Some(citizen) = crate::flows::active_citizen(ctx, citizen_id).await? else {
         return Ok(FormOutcome::Expired);
     };
-    // A challenge is answered once: it is cleared whatever the outcome.
-    let Some(challenge) = pending.passkey_challenge.take() else {
+    let Some(challenge) = challenge else {
         return crate::flows::login::second_factor::factor_rejected(
             ctx,
-            row,
             pending,
             FormProblem::PasskeyRejected,
         )
@@ -130,7 +128,6 @@ pub async fn submit_passkey(
                 .await?;
             return crate::flows::login::second_factor::factor_rejected(
                 ctx,
-                row,
                 pending,
                 FormProblem::PasskeyRejected,
             )
@@ -152,35 +149,35 @@ pub async fn submit_passkey(
             .await?;
         return crate::flows::login::second_factor::factor_rejected(
             ctx,
-            row,
             pending,
             FormProblem::PasskeyRejected,
         )
         .await;
     }
     level::add_factor(&mut amr, SecondFactor::Passkey.amr());
-    crate::flows::login::second_factor::after_factor(
-        ctx,
-        row,
-        pending,
-        citizen,
-        amr,
-        ctx.clock.now(),
-    )
-    .await
+    crate::flows::login::second_factor::after_factor(ctx, pending, citizen, amr, ctx.clock.now())
+        .await
 }
 
 /// A wrong code or refused passkey: count it; after too many, the login ends with
 /// `access_denied`; else the page is shown again (with a new challenge).
 pub(crate) async fn factor_rejected(
     ctx: &Context,
-    row: PendingRow,
-    mut pending: PendingRequest,
+    mut pending: PendingLogin,
     problem: FormProblem,
 ) -> Result<FormOutcome, InternalError> {
-    pending.code_failures += 1;
-    if pending.code_failures >= MAX_CODE_FAILURES {
-        ctx.store.delete_pending(&row.id).await?;
+    let LoginState::SecondFactor {
+        code_failures,
+        passkey_challenge,
+        ..
+    } = &mut pending.state
+    else {
+        return Ok(FormOutcome::Expired);
+    };
+    *code_failures += 1;
+    *passkey_challenge = None;
+    if *code_failures >= MAX_CODE_FAILURES {
+        ctx.store.delete_pending(&pending.id).await?;
         let response = pending
             .request
             .error(
@@ -198,9 +195,9 @@ pub(crate) async fn factor_rejected(
         ));
     }
     ctx.store
-        .update_pending_request(&row.id, &pending_json(&pending)?)
+        .update_pending_state(&pending.id, &pending.state)
         .await?;
-    match crate::flows::login::view_with_challenge(ctx, &row, pending).await? {
+    match crate::flows::login::view_with_challenge(ctx, pending).await? {
         Some(view) => Ok(FormOutcome::Retry(view, problem)),
         None => Ok(FormOutcome::Expired),
     }
@@ -209,8 +206,7 @@ pub(crate) async fn factor_rejected(
 /// After a factor: ask for the next one, refuse, or finish the login.
 pub(crate) async fn after_factor(
     ctx: &Context,
-    row: PendingRow,
-    pending: PendingRequest,
+    pending: PendingLogin,
     citizen: Citizen,
     amr: Vec<String>,
     auth_time: i64,
@@ -225,7 +221,7 @@ pub(crate) async fn after_factor(
         ui_locales: pending.request.ui_locales.clone(),
     };
     if citizen.ial < pending.level {
-        ctx.store.delete_pending(&row.id).await?;
+        ctx.store.delete_pending(&pending.id).await?;
         return Ok(FormOutcome::Next(
             denied(
                 DenialReason::IdentityLevel,
@@ -239,7 +235,7 @@ pub(crate) async fn after_factor(
         let Some(factor) =
             crate::flows::login::second_factor_for(ctx, &citizen, pending.level).await?
         else {
-            ctx.store.delete_pending(&row.id).await?;
+            ctx.store.delete_pending(&pending.id).await?;
             return Ok(FormOutcome::Next(
                 denied(
                     DenialReason::NoSecondFactor,
@@ -248,26 +244,34 @@ pub(crate) async fn after_factor(
                 None,
             ));
         };
-        let mut pending = pending;
-        pending.second_factor = Some(factor);
-        let request = pending_json(&pending)?;
-        ctx.store
-            .update_pending_progress(&row.id, citizen.id, &amr, &request)
-            .await?;
-        let mut next_row = row;
-        next_row.citizen_id = Some(citizen.id.to_string());
-        let name = crate::flows::login::client_name(ctx, &pending.request.client_id).await?;
-        let view = crate::flows::login::view(ctx, &next_row, &pending, name);
+        // The next factor; a step-up stays a step-up, and wrong codes keep counting.
+        let (step_up_sid, code_failures) = match &pending.state {
+            LoginState::SecondFactor {
+                step_up_sid,
+                code_failures,
+                ..
+            } => (step_up_sid.clone(), *code_failures),
+            LoginState::Password | LoginState::Choice { .. } => (None, 0),
+        };
+        let state = LoginState::SecondFactor {
+            citizen_id: citizen.id,
+            amr,
+            factor,
+            step_up_sid,
+            code_failures,
+            passkey_challenge: None,
+        };
+        ctx.store.update_pending_state(&pending.id, &state).await?;
         return Ok(FormOutcome::Next(
             Step::Login {
-                pending_id: view.pending_id,
+                pending_id: pending.id,
                 new_browser_binding: None,
             },
             None,
         ));
     }
     // Single use: of two submissions racing, only one finishes the login.
-    if !ctx.store.delete_pending(&row.id).await? {
+    if !ctx.store.delete_pending(&pending.id).await? {
         return Ok(FormOutcome::Expired);
     }
     let at = ctx.clock.now();
@@ -275,7 +279,11 @@ pub(crate) async fn after_factor(
     else {
         return Ok(FormOutcome::Expired);
     };
-    let (session, new_session) = match &pending.step_up_sid {
+    let step_up_sid = match &pending.state {
+        LoginState::SecondFactor { step_up_sid, .. } => step_up_sid.as_deref(),
+        LoginState::Password | LoginState::Choice { .. } => None,
+    };
+    let (session, new_session) = match step_up_sid {
         Some(sid) => {
             let Some(mut session) = ctx.store.find_session_by_sid(sid).await? else {
                 return Ok(FormOutcome::Expired);
@@ -311,7 +319,7 @@ pub(crate) async fn after_factor(
             (session, Some(new))
         }
     };
-    let browser = Browser::Hash(row.browser_hash.clone());
+    let browser = Browser::Hash(pending.browser_hash.clone());
     let step = crate::flows::login::finish_login(
         ctx,
         &pending.request,
