@@ -730,7 +730,7 @@ impl AuthorizationResponse {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::client::{ClientAuthMethod, SigningAlg};
+    use crate::client::ClientAuthMethod;
 
     const ISSUER: &str = "https://segl.example";
     const CALLBACK: &str = "https://rp.example/callback";
@@ -739,26 +739,12 @@ mod tests {
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
     fn client() -> Client {
-        Client {
-            id: "rp-1".to_owned(),
-            name: "Relying party".to_owned(),
-            redirect_uris: vec![CALLBACK.to_owned(), CALLBACK_WITH_QUERY.to_owned()],
-            post_logout_redirect_uris: vec![],
-            auth_method: ClientAuthMethod::PrivateKeyJwt,
-            secret_hash: None,
-            jwks: None,
-            jwks_uri: None,
-            scopes: vec!["profile".to_owned(), "email".to_owned()],
-            id_token_alg: SigningAlg::ES256,
-            min_acr: None,
-            backchannel_logout_uri: None,
-            frontchannel_logout_uri: None,
-            refresh_tokens: false,
-            public_authority: false,
-            cpr_entitled: false,
-            subject_type: crate::client::SubjectType::Pairwise,
-            sector_identifier: None,
-        }
+        Client::builder("rp-1", CALLBACK)
+            .name("Relying party")
+            .redirect_uri(CALLBACK_WITH_QUERY)
+            .auth_method(ClientAuthMethod::PrivateKeyJwt)
+            .scopes(["profile", "email"])
+            .build()
     }
 
     fn valid_params() -> Vec<(String, String)> {

@@ -214,7 +214,7 @@ pub fn supported_claims() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{ClientAuthMethod, SigningAlg, SubjectType};
+    use crate::client::ClientAuthMethod;
     use citizen_registry::{AssuranceLevel, CitizenStatus, Email, NationalId, PersonName, UserId};
     use time::macros::date;
 
@@ -239,26 +239,13 @@ mod tests {
     }
 
     fn client(scopes: &[&str], public_authority: bool, cpr_entitled: bool) -> Client {
-        Client {
-            id: "rp".into(),
-            name: "RP".into(),
-            redirect_uris: vec!["https://rp.example.dk/cb".into()],
-            post_logout_redirect_uris: vec![],
-            auth_method: ClientAuthMethod::None,
-            secret_hash: None,
-            jwks: None,
-            jwks_uri: None,
-            scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect(),
-            id_token_alg: SigningAlg::ES256,
-            min_acr: None,
-            backchannel_logout_uri: None,
-            frontchannel_logout_uri: None,
-            refresh_tokens: false,
-            public_authority,
-            cpr_entitled,
-            subject_type: SubjectType::Pairwise,
-            sector_identifier: None,
-        }
+        Client::builder("rp", "https://rp.example.dk/cb")
+            .name("RP")
+            .auth_method(ClientAuthMethod::None)
+            .scopes(scopes.iter().copied())
+            .public_authority(public_authority)
+            .cpr_entitled(cpr_entitled)
+            .build()
     }
 
     fn released(

@@ -122,6 +122,149 @@ pub struct Client {
     pub sector_identifier: Option<String>,
 }
 
+impl Client {
+    /// The way tests and fuzz targets make a client: `id` with one redirect URI and safe
+    /// defaults, changed by the builder's methods. Defaults: named after its id,
+    /// `client_secret_basic` with no secret registered (so nothing authenticates as it), no
+    /// keys, no scope beyond `openid`, ES256 ID tokens, no minimum level, no logout URIs, no
+    /// refresh tokens, not a public authority, not CPR-entitled, pairwise subjects, the sector
+    /// of its redirect URI. Production clients come from `ClientRegistration::validate`.
+    ///
+    /// ```
+    /// use oidc_provider::client::{Client, ClientAuthMethod};
+    ///
+    /// let client = Client::builder("portal", "https://portal.example.dk/callback")
+    ///     .auth_method(ClientAuthMethod::PrivateKeyJwt)
+    ///     .scopes(["profile", "email"])
+    ///     .build();
+    /// assert_eq!(client.scopes, ["profile", "email"]);
+    /// ```
+    pub fn builder(id: impl Into<String>, redirect_uri: impl Into<String>) -> ClientBuilder {
+        let id = id.into();
+        ClientBuilder {
+            client: Client {
+                name: id.clone(),
+                id,
+                redirect_uris: vec![redirect_uri.into()],
+                post_logout_redirect_uris: Vec::new(),
+                auth_method: ClientAuthMethod::ClientSecretBasic,
+                secret_hash: None,
+                jwks: None,
+                jwks_uri: None,
+                scopes: Vec::new(),
+                id_token_alg: SigningAlg::ES256,
+                min_acr: None,
+                backchannel_logout_uri: None,
+                frontchannel_logout_uri: None,
+                refresh_tokens: false,
+                public_authority: false,
+                cpr_entitled: false,
+                subject_type: SubjectType::Pairwise,
+                sector_identifier: None,
+            },
+        }
+    }
+}
+
+/// Builds a [`Client`] for tests and fuzz targets; see [`Client::builder`]. It checks none of
+/// the rules of `ClientRegistration::validate`, so a test can also make a client that breaks them.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ClientBuilder {
+    client: Client,
+}
+
+impl ClientBuilder {
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.client.name = name.into();
+        self
+    }
+
+    /// Adds a redirect URI after the first.
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.client.redirect_uris.push(uri.into());
+        self
+    }
+
+    pub fn post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.client.post_logout_redirect_uris.push(uri.into());
+        self
+    }
+
+    pub fn auth_method(mut self, method: ClientAuthMethod) -> Self {
+        self.client.auth_method = method;
+        self
+    }
+
+    /// Registers `secret` (its hash, as `ClientRegistration::validate` keeps it).
+    pub fn secret(mut self, secret: &str) -> Self {
+        self.client.secret_hash = Some(crate::client_auth::hash_client_secret(secret));
+        self
+    }
+
+    /// The client's public keys, a JWK Set document (for `private_key_jwt`).
+    pub fn jwks(mut self, jwks: serde_json::Value) -> Self {
+        self.client.jwks = Some(jwks);
+        self
+    }
+
+    /// The scopes it may request besides `openid`.
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.client.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub fn id_token_alg(mut self, alg: SigningAlg) -> Self {
+        self.client.id_token_alg = alg;
+        self
+    }
+
+    pub fn min_acr(mut self, level: citizen_registry::AssuranceLevel) -> Self {
+        self.client.min_acr = Some(level);
+        self
+    }
+
+    pub fn backchannel_logout_uri(mut self, uri: impl Into<String>) -> Self {
+        self.client.backchannel_logout_uri = Some(uri.into());
+        self
+    }
+
+    pub fn frontchannel_logout_uri(mut self, uri: impl Into<String>) -> Self {
+        self.client.frontchannel_logout_uri = Some(uri.into());
+        self
+    }
+
+    pub fn refresh_tokens(mut self, refresh_tokens: bool) -> Self {
+        self.client.refresh_tokens = refresh_tokens;
+        self
+    }
+
+    pub fn public_authority(mut self, public_authority: bool) -> Self {
+        self.client.public_authority = public_authority;
+        self
+    }
+
+    pub fn cpr_entitled(mut self, cpr_entitled: bool) -> Self {
+        self.client.cpr_entitled = cpr_entitled;
+        self
+    }
+
+    pub fn subject_type(mut self, subject_type: SubjectType) -> Self {
+        self.client.subject_type = subject_type;
+        self
+    }
+
+    /// The sector host it shares pairwise subjects with (from `sector_identifier_uri`).
+    pub fn sector_identifier(mut self, host: impl Into<String>) -> Self {
+        self.client.sector_identifier = Some(host.into());
+        self
+    }
+
+    pub fn build(self) -> Client {
+        self.client
+    }
+}
+
 /// A client as an administrator describes it (`segl client add`, or the clients file).
 #[derive(Debug, Clone, Default)]
 pub struct ClientRegistration {
@@ -558,6 +701,18 @@ mod tests {
             privileges.validate(&SCOPES).err(),
             Some(RegistrationError::PrivilegesNeedsPublicAuthority)
         );
+    }
+
+    #[test]
+    fn the_builder_agrees_with_a_validated_registration() {
+        let (registered, secret) = registration().validate(&SCOPES).expect("valid");
+        let secret = secret.expect("generated");
+        let built = Client::builder("portal", "https://portal.example.dk/callback")
+            .name("Portal")
+            .secret(&secret)
+            .scopes(["profile"])
+            .build();
+        assert_eq!(built, registered);
     }
 
     #[test]

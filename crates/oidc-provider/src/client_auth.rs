@@ -703,51 +703,19 @@ mod tests {
     }
 
     fn jwt_client(keys: &[&TestKey]) -> Client {
-        Client {
-            id: "rp-jwt".to_owned(),
-            name: "JWT client".to_owned(),
-            redirect_uris: vec!["https://rp.example/callback".to_owned()],
-            post_logout_redirect_uris: vec![],
-            auth_method: ClientAuthMethod::PrivateKeyJwt,
-            secret_hash: None,
-            jwks: Some(
-                json!({ "keys": keys.iter().map(|key| key.jwk.clone()).collect::<Vec<_>>() }),
-            ),
-            jwks_uri: None,
-            scopes: vec![],
-            id_token_alg: SigningAlg::ES256,
-            min_acr: None,
-            backchannel_logout_uri: None,
-            frontchannel_logout_uri: None,
-            refresh_tokens: false,
-            public_authority: false,
-            cpr_entitled: false,
-            subject_type: crate::client::SubjectType::Pairwise,
-            sector_identifier: None,
-        }
+        Client::builder("rp-jwt", "https://rp.example/callback")
+            .name("JWT client")
+            .auth_method(ClientAuthMethod::PrivateKeyJwt)
+            .jwks(json!({ "keys": keys.iter().map(|key| key.jwk.clone()).collect::<Vec<_>>() }))
+            .build()
     }
 
     fn secret_client(method: ClientAuthMethod, secret: &str) -> Client {
-        Client {
-            id: "rp-secret".to_owned(),
-            name: "Secret client".to_owned(),
-            redirect_uris: vec!["https://rp.example/callback".to_owned()],
-            post_logout_redirect_uris: vec![],
-            auth_method: method,
-            secret_hash: Some(hash_client_secret(secret)),
-            jwks: None,
-            jwks_uri: None,
-            scopes: vec![],
-            id_token_alg: SigningAlg::ES256,
-            min_acr: None,
-            backchannel_logout_uri: None,
-            frontchannel_logout_uri: None,
-            refresh_tokens: false,
-            public_authority: false,
-            cpr_entitled: false,
-            subject_type: crate::client::SubjectType::Pairwise,
-            sector_identifier: None,
-        }
+        Client::builder("rp-secret", "https://rp.example/callback")
+            .name("Secret client")
+            .auth_method(method)
+            .secret(secret)
+            .build()
     }
 
     fn claims() -> Value {

@@ -12,6 +12,7 @@ pub mod context;
 pub mod discovery;
 pub mod error;
 pub mod flows;
+pub mod fuzz;
 pub mod grant;
 pub mod http;
 pub mod keyring;
