@@ -21,7 +21,7 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub use words::UnknownWord;
+pub(crate) use words::UnknownWord;
 
 #[derive(Parser)]
 #[command(
@@ -29,7 +29,7 @@ pub use words::UnknownWord;
     version,
     about = "Segl: a national digital-identity provider modelled on NemLog-In"
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// A TOML file layered over the built-in defaults.
     #[arg(long, global = true, env = "SEGL_CONFIG")]
     config: Option<PathBuf>,
@@ -68,7 +68,7 @@ enum Command {
 /// The actor recorded in the audit log for administrative commands.
 const ADMIN: &str = "admin";
 
-pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Needs no settings: it makes the key that the settings will hold.
     if let Command::Keys(keys::KeysCommand::GenerateMaster) = cli.command {
         return keys::generate_master();

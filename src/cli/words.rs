@@ -11,7 +11,7 @@ use std::marker::PhantomData;
 /// as when the domain parsers read these words after clap; clap's own usage errors keep 2.
 #[derive(Debug, thiserror::Error)]
 #[error("unknown {what} '{input}': use {choices}")]
-pub struct UnknownWord {
+pub(crate) struct UnknownWord {
     what: &'static str,
     input: String,
     choices: String,
@@ -19,7 +19,7 @@ pub struct UnknownWord {
 
 /// How a word is compared with the list.
 #[derive(Debug, Clone, Copy)]
-pub enum Matching {
+pub(super) enum Matching {
     /// Character for character: protocol identifiers (`ES256`, `client_secret_basic`).
     Exact,
     /// Trimmed and in any case, as the registry's own parsers read statuses and levels; an
@@ -30,7 +30,7 @@ pub enum Matching {
 /// clap's parser for a `ValueEnum` word: lists the words in `--help` and refuses any other
 /// with an [`UnknownWord`] (the source of clap's value-validation error).
 #[derive(Debug)]
-pub struct Words<E> {
+pub(super) struct Words<E> {
     what: &'static str,
     matching: Matching,
     word: PhantomData<fn() -> E>,
@@ -48,7 +48,7 @@ impl<E> Clone for Words<E> {
 }
 
 /// The parser for words of type `E`; `what` names them in the error ("unknown {what} ...").
-pub fn words<E: ValueEnum>(what: &'static str, matching: Matching) -> Words<E> {
+pub(super) fn words<E: ValueEnum>(what: &'static str, matching: Matching) -> Words<E> {
     Words {
         what,
         matching,
@@ -116,7 +116,7 @@ macro_rules! value_enum {
     ($(#[$doc:meta])* $name:ident($domain:ty) = [$($variant:expr),+ $(,)?]) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy)]
-        pub struct $name(pub $domain);
+        pub(crate) struct $name(pub(crate) $domain);
 
         impl ValueEnum for $name {
             fn value_variants<'a>() -> &'a [Self] {

@@ -8,13 +8,13 @@ use crate::helpers::{
 use oidc_provider::client::ClientRegistration;
 use serde_json::Value;
 
-pub const USER_ID: &str = "anna.jensen";
-pub const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const USER_ID: &str = "anna.jensen";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 /// The digits of `CPR`, as they would appear in any leak.
 const CPR_DIGITS: &str = "0707614285";
 
 /// A client_secret_basic client with the given registration flags.
-pub async fn add_client_with(
+pub(crate) async fn add_client_with(
     app: &TestApp,
     id: &str,
     redirect_uri: &str,
@@ -34,7 +34,7 @@ pub async fn add_client_with(
 }
 
 /// What one login and code exchange gave the client.
-pub struct Tokens {
+pub(crate) struct Tokens {
     pub id_token: Value,
     pub access_token: String,
     /// Every response body the client saw, for leak checks.
@@ -42,7 +42,7 @@ pub struct Tokens {
 }
 
 /// Exchanges `code` and returns the tokens.
-pub async fn tokens_for_code(
+pub(crate) async fn tokens_for_code(
     app: &TestApp,
     client: &TestClient,
     code: &str,
@@ -63,7 +63,7 @@ pub async fn tokens_for_code(
 }
 
 /// A full password login at Low plus the code exchange.
-pub async fn login(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> Tokens {
+pub(crate) async fn login(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -> Tokens {
     let mut parameters = vec![("acr_values", LOW)];
     parameters.extend_from_slice(extra);
     let (code, started) = app
@@ -72,7 +72,7 @@ pub async fn login(app: &TestApp, client: &TestClient, extra: &[(&str, &str)]) -
     tokens_for_code(app, client, &code, &started.pkce.verifier).await
 }
 
-pub async fn userinfo(app: &TestApp, access_token: &str) -> (Value, String) {
+pub(crate) async fn userinfo(app: &TestApp, access_token: &str) -> (Value, String) {
     let response = app
         .client
         .get(format!("{}/userinfo", app.address))
@@ -112,7 +112,7 @@ async fn cpr_match(app: &TestApp, access_token: &str, cpr: &str) -> (u16, Value)
 }
 
 /// The details of every audit event of a kind, as JSON text.
-pub async fn audit_details(app: &TestApp, kind: &str) -> Vec<String> {
+pub(crate) async fn audit_details(app: &TestApp, kind: &str) -> Vec<String> {
     let rows: Vec<(String,)> =
         sqlx::query_as("SELECT detail FROM audit_events WHERE kind = $1 ORDER BY seq")
             .bind(kind)

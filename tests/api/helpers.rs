@@ -9,7 +9,7 @@ use tempfile::TempDir;
 
 /// A database of the test's own: a SQLite file in a temporary folder, or a new PostgreSQL
 /// database `test_<uuid>` created through `TEST_DATABASE_URL`.
-pub struct TestDb {
+pub(crate) struct TestDb {
     pub url: String,
     pub is_postgres: bool,
     _folder: Option<TempDir>,
@@ -47,7 +47,7 @@ impl Drop for TestDb {
 
 impl TestDb {
     /// A SQLite database at `path`, in a folder the caller owns, whatever TEST_DATABASE_URL says.
-    pub fn sqlite_at(path: &std::path::Path) -> TestDb {
+    pub(crate) fn sqlite_at(path: &std::path::Path) -> TestDb {
         TestDb {
             url: format!("sqlite://{}", path.display()),
             is_postgres: false,
@@ -56,7 +56,7 @@ impl TestDb {
         }
     }
 
-    pub async fn new() -> TestDb {
+    pub(crate) async fn new() -> TestDb {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(base) if !base.trim().is_empty() => {
                 use sqlx::{Connection, Executor};
@@ -94,7 +94,7 @@ impl TestDb {
     }
 }
 
-pub struct TestApp {
+pub(crate) struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub address: String,
     /// Cookies on, redirects off: tests follow redirects by hand and assert each hop.
@@ -104,11 +104,11 @@ pub struct TestApp {
     pub services: Services,
 }
 
-pub async fn spawn_app() -> TestApp {
+pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+pub(crate) async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDb::new().await;
     let mut settings = Settings::for_tests(&db.url);
     // Bind first, so the issuer names the real port (strict clients check it against discovery).
@@ -140,7 +140,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 }
 
 /// What a run of the `segl` binary printed.
-pub struct CliOutput {
+pub(crate) struct CliOutput {
     pub success: bool,
     pub code: Option<i32>,
     pub stdout: String,
@@ -160,11 +160,11 @@ impl From<Output> for CliOutput {
 
 impl TestApp {
     /// Runs `segl ARGS` against this test's database with the same master key.
-    pub async fn segl(&self, args: &[&str]) -> CliOutput {
+    pub(crate) async fn segl(&self, args: &[&str]) -> CliOutput {
         self.segl_with_stdin(args, "").await
     }
 
-    pub async fn segl_with_stdin(&self, args: &[&str], stdin: &str) -> CliOutput {
+    pub(crate) async fn segl_with_stdin(&self, args: &[&str], stdin: &str) -> CliOutput {
         run_segl(
             args,
             stdin,
@@ -181,7 +181,7 @@ impl TestApp {
 
     /// `segl citizen add` for Anna Jensen (CPR 070761-4285) with `user_id`, and a password
     /// from stdin if one is given. Asserts that it succeeded.
-    pub async fn cli_add_anna(&self, user_id: &str, password: Option<&str>) {
+    pub(crate) async fn cli_add_anna(&self, user_id: &str, password: Option<&str>) {
         let mut args = vec![
             "citizen",
             "add",
@@ -205,7 +205,7 @@ impl TestApp {
     }
 
     /// Counts the rows of an audit kind, straight from the database.
-    pub async fn audit_count(&self, kind: &str) -> i64 {
+    pub(crate) async fn audit_count(&self, kind: &str) -> i64 {
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_events WHERE kind = $1")
             .bind(kind)
             .fetch_one(&self.services.pool)
@@ -214,7 +214,7 @@ impl TestApp {
         count
     }
 
-    pub async fn citizen_count(&self) -> i64 {
+    pub(crate) async fn citizen_count(&self) -> i64 {
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM citizens")
             .fetch_one(&self.services.pool)
             .await
@@ -224,7 +224,7 @@ impl TestApp {
 }
 
 /// Runs the real binary with the given environment (and nothing inherited that configures Segl).
-pub async fn run_segl(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> CliOutput {
+pub(crate) async fn run_segl(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> CliOutput {
     use tokio::io::AsyncWriteExt;
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_segl"));
     command
@@ -248,11 +248,11 @@ pub async fn run_segl(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> CliOu
 }
 
 /// A valid CPR number for tests: 7 July 1961, serial 4285 (passes modulus 11).
-pub const CPR: &str = "070761-4285";
+pub(crate) const CPR: &str = "070761-4285";
 
 /// A registered test client and its credentials.
 #[derive(Debug, Clone)]
-pub struct TestClient {
+pub(crate) struct TestClient {
     pub id: String,
     /// Empty for clients without a secret.
     pub secret: String,
@@ -261,13 +261,13 @@ pub struct TestClient {
 
 /// A PKCE pair (RFC 7636): the verifier the client keeps and the S256 challenge it sends.
 #[derive(Debug, Clone)]
-pub struct Pkce {
+pub(crate) struct Pkce {
     pub verifier: String,
     pub challenge: String,
 }
 
 impl Pkce {
-    pub fn new() -> Pkce {
+    pub(crate) fn new() -> Pkce {
         use base64::Engine;
         let verifier = format!(
             "{}{}",
@@ -285,7 +285,7 @@ impl Pkce {
 
 /// An authorization request the test sent, with what it must remember.
 #[derive(Debug, Clone)]
-pub struct Started {
+pub(crate) struct Started {
     /// The first response of /authorize.
     pub status: u16,
     pub location: Option<String>,
@@ -294,13 +294,13 @@ pub struct Started {
     pub nonce: String,
 }
 
-pub const LOW: &str = "https://data.gov.dk/concept/core/nsis/loa/Low";
-pub const SUBSTANTIAL: &str = "https://data.gov.dk/concept/core/nsis/loa/Substantial";
+pub(crate) const LOW: &str = "https://data.gov.dk/concept/core/nsis/loa/Low";
+pub(crate) const SUBSTANTIAL: &str = "https://data.gov.dk/concept/core/nsis/loa/Substantial";
 
 impl TestApp {
     /// Registers an active citizen with a password (and a TOTP authenticator if asked) through
     /// the registry.
-    pub async fn add_citizen(
+    pub(crate) async fn add_citizen(
         &self,
         cpr: &str,
         user_id: &str,
@@ -336,7 +336,7 @@ impl TestApp {
     }
 
     /// Registers a client through the same validation as `segl client add`.
-    pub async fn add_client(
+    pub(crate) async fn add_client(
         &self,
         registration: oidc_provider::client::ClientRegistration,
     ) -> TestClient {
@@ -365,7 +365,7 @@ impl TestApp {
     }
 
     /// A `client_secret_basic` client with profile and email scopes.
-    pub async fn add_basic_client(&self, id: &str, redirect_uri: &str) -> TestClient {
+    pub(crate) async fn add_basic_client(&self, id: &str, redirect_uri: &str) -> TestClient {
         self.add_client(oidc_provider::client::ClientRegistration {
             id: id.to_owned(),
             name: format!("Client {id}"),
@@ -379,7 +379,7 @@ impl TestApp {
 
     /// Sends GET /authorize with the standard parameters (code, S256, fresh state and nonce)
     /// plus `extra` (which may override any of them; a value of "" drops the parameter).
-    pub async fn authorize(&self, client: &TestClient, extra: &[(&str, &str)]) -> Started {
+    pub(crate) async fn authorize(&self, client: &TestClient, extra: &[(&str, &str)]) -> Started {
         let pkce = Pkce::new();
         let state = uuid::Uuid::new_v4().to_string();
         let nonce = uuid::Uuid::new_v4().to_string();
@@ -416,7 +416,7 @@ impl TestApp {
     }
 
     /// Opens the login page at `login_path` and posts the password form. Returns the response.
-    pub async fn submit_password(
+    pub(crate) async fn submit_password(
         &self,
         login_path: &str,
         user_id: &str,
@@ -438,7 +438,7 @@ impl TestApp {
     }
 
     /// Opens the one-time code page at `login_path` and posts `code`.
-    pub async fn submit_code(&self, login_path: &str, code: &str) -> reqwest::Response {
+    pub(crate) async fn submit_code(&self, login_path: &str, code: &str) -> reqwest::Response {
         let page = self.get_page(login_path).await;
         let form = [
             ("request", hidden_field(&page, "request")),
@@ -453,7 +453,7 @@ impl TestApp {
             .expect("code post")
     }
 
-    pub async fn get_page(&self, path: &str) -> String {
+    pub(crate) async fn get_page(&self, path: &str) -> String {
         let url = if path.starts_with("http") {
             path.to_owned()
         } else {
@@ -465,7 +465,7 @@ impl TestApp {
     }
 
     /// Posts the token request for `code` with client_secret_basic.
-    pub async fn exchange_code(
+    pub(crate) async fn exchange_code(
         &self,
         client: &TestClient,
         code: &str,
@@ -486,7 +486,7 @@ impl TestApp {
     }
 
     /// The full password login for `client`: returns the code from the final redirect.
-    pub async fn login_for_code(
+    pub(crate) async fn login_for_code(
         &self,
         client: &TestClient,
         user_id: &str,
@@ -507,7 +507,7 @@ impl TestApp {
 }
 
 /// The Location header of a response.
-pub fn location(response: &reqwest::Response) -> Option<String> {
+pub(crate) fn location(response: &reqwest::Response) -> Option<String> {
     response
         .headers()
         .get(reqwest::header::LOCATION)
@@ -516,7 +516,7 @@ pub fn location(response: &reqwest::Response) -> Option<String> {
 }
 
 /// A query parameter of an absolute or relative URL.
-pub fn query_value(url: &str, name: &str) -> Option<String> {
+pub(crate) fn query_value(url: &str, name: &str) -> Option<String> {
     let absolute = if url.starts_with('/') {
         format!("http://x{url}")
     } else {
@@ -530,7 +530,7 @@ pub fn query_value(url: &str, name: &str) -> Option<String> {
 }
 
 /// The value of `<input type="hidden" name="NAME" value="...">` in a page.
-pub fn hidden_field(page: &str, name: &str) -> String {
+pub(crate) fn hidden_field(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = page
         .find(&marker)
@@ -541,7 +541,7 @@ pub fn hidden_field(page: &str, name: &str) -> String {
 }
 
 /// Decodes a JWT's payload without verifying it (tests verify with the openidconnect crate).
-pub fn jwt_claims(token: &str) -> serde_json::Value {
+pub(crate) fn jwt_claims(token: &str) -> serde_json::Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).expect("a JWT has a payload");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -9,7 +9,7 @@ const CVR_ONE: &str = "12345674";
 const CVR_TWO: &str = "11111114";
 
 /// The `value`s of the radio buttons on a choice page.
-pub fn choice_values(page: &str) -> Vec<String> {
+pub(crate) fn choice_values(page: &str) -> Vec<String> {
     let marker = "name=\"choice\" value=\"";
     page.match_indices(marker)
         .map(|(start, _)| {
@@ -20,7 +20,7 @@ pub fn choice_values(page: &str) -> Vec<String> {
 }
 
 /// Posts the choice form of the page at `path`.
-pub async fn choose(app: &TestApp, page: &str, value: &str) -> reqwest::Response {
+pub(crate) async fn choose(app: &TestApp, page: &str, value: &str) -> reqwest::Response {
     app.client
         .post(format!("{}/login/choose", app.address))
         .form(&[

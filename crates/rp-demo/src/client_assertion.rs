@@ -11,13 +11,13 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
 /// RFC 7523 2.2.
-pub const JWT_BEARER_ASSERTION_TYPE: &str =
+pub(crate) const JWT_BEARER_ASSERTION_TYPE: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// A short life: the assertion is used at once, and Segl refuses to see a `jti` twice.
 const LIFETIME_SECONDS: i64 = 60;
 
 #[derive(Debug, thiserror::Error)]
-pub enum AssertionError {
+pub(crate) enum AssertionError {
     #[error("cannot make a jti: {0}")]
     Random(#[from] RandomSourceFailed),
     #[error("cannot sign the client assertion: {0}")]
@@ -36,7 +36,7 @@ struct AssertionClaims<'a> {
 }
 
 /// Signs client assertions with the portal's key.
-pub struct ClientAssertionSigner {
+pub(crate) struct ClientAssertionSigner {
     client_id: String,
     key_id: String,
     key: EncodingKey,
@@ -54,7 +54,11 @@ impl std::fmt::Debug for ClientAssertionSigner {
 
 impl ClientAssertionSigner {
     /// Reads the PKCS#8 PEM of a P-256 key; refuses anything else now rather than at login.
-    pub fn parse(client_id: &str, key_id: &str, private_key_pem: &str) -> Result<Self, KeyError> {
+    pub(crate) fn parse(
+        client_id: &str,
+        key_id: &str,
+        private_key_pem: &str,
+    ) -> Result<Self, KeyError> {
         // Parsing the key fully (public point included) proves it is a usable P-256 key.
         keys::client_public_keys(private_key_pem)?;
         let der = keys::decode_pem(private_key_pem)?;
@@ -67,7 +71,7 @@ impl ClientAssertionSigner {
 
     /// A fresh assertion for `audience` (Segl's token endpoint): iss = sub = client_id,
     /// exp = now + 60 s, a random `jti`; ES256 with the registered `kid`.
-    pub fn sign(&self, audience: &str, now: i64) -> Result<String, AssertionError> {
+    pub(crate) fn sign(&self, audience: &str, now: i64) -> Result<String, AssertionError> {
         let claims = AssertionClaims {
             iss: &self.client_id,
             sub: &self.client_id,

@@ -25,7 +25,7 @@ pub enum KeyError {
 
 /// A new P-256 key: the private key as PKCS#8 PEM, the public JWK Set to register with Segl, and
 /// the key id (the RFC 7638 thumbprint) used in both.
-pub fn generate_client_key() -> Result<(String, Value, String), KeyError> {
+pub(crate) fn generate_client_key() -> Result<(String, Value, String), KeyError> {
     let pkcs8 =
         EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
             .map_err(|_| KeyError::Random)?;
@@ -35,7 +35,7 @@ pub fn generate_client_key() -> Result<(String, Value, String), KeyError> {
 }
 
 /// The public JWK Set (one ES256 key, `use: sig`) and its RFC 7638 thumbprint for a private key.
-pub fn client_public_keys(private_key_pem: &str) -> Result<(Value, String), KeyError> {
+pub(crate) fn client_public_keys(private_key_pem: &str) -> Result<(Value, String), KeyError> {
     let der = decode_pem(private_key_pem)?;
     let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
         .map_err(|_| KeyError::NotP256)?;

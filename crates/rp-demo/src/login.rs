@@ -83,7 +83,7 @@ pub enum LoginError {
 /// Checks the authorization response against the login this browser started and returns the
 /// authorization code. `iss_required` is the provider's
 /// `authorization_response_iss_parameter_supported` (RFC 9207 2.4).
-pub fn check_callback(
+pub(crate) fn check_callback(
     params: &CallbackParams,
     pending: &PendingLogin,
     issuer: &str,
@@ -117,7 +117,7 @@ pub fn check_callback(
 }
 
 /// Whether the `acr` of an ID token meets `required` (OIDC Core 3.1.3.7 step 12).
-pub fn check_level(acr: Option<&str>, required: Level) -> Result<Level, LoginError> {
+pub(crate) fn check_level(acr: Option<&str>, required: Level) -> Result<Level, LoginError> {
     acr.and_then(Level::parse)
         .filter(|level| level.satisfies(required))
         .ok_or_else(|| LoginError::LevelNotMet {

@@ -11,9 +11,10 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 /// Back-Channel Logout 1.0 2.4: the member of `events` that makes a JWT a logout token.
-pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+pub(crate) const BACKCHANNEL_LOGOUT_EVENT: &str =
+    "http://schemas.openid.net/event/backchannel-logout";
 /// Clock skew allowed on `iat` and `exp` (docs/NEMLOGIN.md rule 5).
-pub const CLOCK_SKEW_SECONDS: i64 = 300;
+pub(crate) const CLOCK_SKEW_SECONDS: i64 = 300;
 /// A logout token without `exp` is accepted only this long after its `iat`.
 const MAX_AGE_WITHOUT_EXP_SECONDS: i64 = 600;
 /// Longest token read; a logout token is a few hundred bytes.
@@ -57,7 +58,7 @@ pub enum LogoutTokenError {
 
 /// The sessions a valid logout token ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogoutRequest {
+pub(crate) struct LogoutRequest {
     pub sid: Option<String>,
     pub sub: Option<String>,
     pub jti: String,
@@ -125,7 +126,7 @@ fn same_algorithm(key_algorithm: KeyAlgorithm, algorithm: Algorithm) -> bool {
 }
 
 /// Reads the keys of a JWK Set, skipping any this library cannot use (unknown `kty`, ...).
-pub fn parse_key_set(jwks: &Value) -> Vec<Jwk> {
+pub(crate) fn parse_key_set(jwks: &Value) -> Vec<Jwk> {
     jwks.get("keys")
         .and_then(Value::as_array)
         .map(|keys| {
@@ -138,7 +139,7 @@ pub fn parse_key_set(jwks: &Value) -> Vec<Jwk> {
 
 /// Back-Channel Logout 1.0 2.6: validates `token` as a logout token from `issuer` for
 /// `client_id`, signed by one of `keys`, at time `now` (epoch seconds).
-pub fn validate(
+pub(crate) fn validate(
     token: &str,
     keys: &[Jwk],
     issuer: &str,
@@ -260,13 +261,13 @@ fn check_claims(
 
 /// Step 7: `jti` values seen recently, so the same logout token is not accepted twice.
 #[derive(Default)]
-pub struct SeenLogoutTokens {
+pub(crate) struct SeenLogoutTokens {
     seen: Mutex<HashMap<String, i64>>,
 }
 
 impl SeenLogoutTokens {
     /// Records the token's `jti`; refuses one seen before that has not yet been forgotten.
-    pub fn record(&self, request: &LogoutRequest, now: i64) -> Result<(), LogoutTokenError> {
+    pub(crate) fn record(&self, request: &LogoutRequest, now: i64) -> Result<(), LogoutTokenError> {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         seen.retain(|_, remember_until| *remember_until >= now);
         if seen.contains_key(&request.jti) {

@@ -17,7 +17,7 @@ const TEMPLATES: [(&str, &str); 6] = [
 ];
 
 /// The stylesheet served at `/assets/portal.css`.
-pub const STYLESHEET: &str = include_str!("../assets/portal.css");
+pub(crate) const STYLESHEET: &str = include_str!("../assets/portal.css");
 
 /// Who is logged in, as the page header shows it.
 #[derive(Debug, Serialize)]
@@ -47,14 +47,14 @@ struct ClaimRow {
 
 /// A link at the bottom of a message page.
 #[derive(Debug, Serialize)]
-pub struct Link {
+pub(crate) struct Link {
     pub href: &'static str,
     pub label: &'static str,
 }
 
 /// A page that says one thing: an error, or the end of a logout.
 #[derive(Debug)]
-pub struct Message {
+pub(crate) struct Message {
     pub title: &'static str,
     /// The Danish subtitle.
     pub subtitle: &'static str,
@@ -74,13 +74,13 @@ fn claim_text(value: &Value) -> String {
 }
 
 /// The compiled templates.
-pub struct Pages {
+pub(crate) struct Pages {
     environment: Environment<'static>,
     portal_name: String,
 }
 
 impl Pages {
-    pub fn new(portal_name: &str) -> Result<Self, minijinja::Error> {
+    pub(crate) fn new(portal_name: &str) -> Result<Self, minijinja::Error> {
         let mut environment = Environment::new();
         for (name, source) in TEMPLATES {
             environment.add_template(name, source)?;
@@ -100,7 +100,7 @@ impl Pages {
     }
 
     /// `/`: the portal's name, the login buttons or who is logged in.
-    pub fn landing(&self, session: Option<&Session>) -> Result<String, minijinja::Error> {
+    pub(crate) fn landing(&self, session: Option<&Session>) -> Result<String, minijinja::Error> {
         self.render(
             "index.html",
             context! {
@@ -113,7 +113,11 @@ impl Pages {
     }
 
     /// `/me`: name, level, pairwise `sub`, the CPR number if released, and every claim.
-    pub fn me(&self, session: &Session, shows_cpr: bool) -> Result<String, minijinja::Error> {
+    pub(crate) fn me(
+        &self,
+        session: &Session,
+        shows_cpr: bool,
+    ) -> Result<String, minijinja::Error> {
         let mut claims: Vec<ClaimRow> = Vec::new();
         for (source, map) in [
             ("ID token", &session.id_token_claims),
@@ -145,7 +149,7 @@ impl Pages {
     }
 
     /// `/secure`: shown only at level Substantial or higher.
-    pub fn secure(&self, session: &Session) -> Result<String, minijinja::Error> {
+    pub(crate) fn secure(&self, session: &Session) -> Result<String, minijinja::Error> {
         self.render(
             "secure.html",
             context! {
@@ -158,7 +162,7 @@ impl Pages {
     }
 
     /// `/poa`: the `privileges` claim (and `act`), or that there is none.
-    pub fn power_of_attorney(&self, session: &Session) -> Result<String, minijinja::Error> {
+    pub(crate) fn power_of_attorney(&self, session: &Session) -> Result<String, minijinja::Error> {
         let pretty = |value: &Value| {
             serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
         };
@@ -181,7 +185,7 @@ impl Pages {
     }
 
     /// An error or information page.
-    pub fn message(
+    pub(crate) fn message(
         &self,
         message: &Message,
         session: Option<&Session>,

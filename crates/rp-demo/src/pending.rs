@@ -10,14 +10,14 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 /// How long a login may take, from `/login` to `/callback`.
-pub const PENDING_LIFETIME_SECONDS: i64 = 600;
+pub(crate) const PENDING_LIFETIME_SECONDS: i64 = 600;
 /// Most logins in flight at once; beyond this, expired entries are swept and, if still full,
 /// new logins are refused rather than letting memory grow without bound.
 const DEFAULT_CAPACITY: usize = 100_000;
 
 /// What the portal must remember between sending the citizen to Segl and their return.
 #[derive(Clone, PartialEq, Eq)]
-pub struct PendingLogin {
+pub(crate) struct PendingLogin {
     pub state: String,
     pub nonce: String,
     pub pkce_verifier: String,
@@ -41,7 +41,7 @@ impl std::fmt::Debug for PendingLogin {
 /// The store is full of unexpired logins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("too many logins in progress")]
-pub struct TooManyPendingLogins;
+pub(crate) struct TooManyPendingLogins;
 
 struct Entry {
     login: PendingLogin,
@@ -49,7 +49,7 @@ struct Entry {
 }
 
 /// The in-memory map of logins in flight, keyed by the cookie's random id.
-pub struct PendingLogins {
+pub(crate) struct PendingLogins {
     entries: Mutex<HashMap<String, Entry>>,
     capacity: usize,
 }
@@ -61,7 +61,7 @@ impl Default for PendingLogins {
 }
 
 impl PendingLogins {
-    pub fn with_capacity(capacity: usize) -> Self {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
             capacity,
@@ -69,7 +69,7 @@ impl PendingLogins {
     }
 
     /// Remembers `login` under `id` (a fresh random value) until `now + PENDING_LIFETIME_SECONDS`.
-    pub fn insert(
+    pub(crate) fn insert(
         &self,
         id: String,
         login: PendingLogin,
@@ -93,20 +93,20 @@ impl PendingLogins {
     }
 
     /// Takes the login out (it can be used once) if it exists and has not expired.
-    pub fn take(&self, id: &str, now: i64) -> Option<PendingLogin> {
+    pub(crate) fn take(&self, id: &str, now: i64) -> Option<PendingLogin> {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let entry = entries.remove(id)?;
         (entry.expires_at > now).then_some(entry.login)
     }
 
     /// Drops every expired entry (called now and then so abandoned logins do not pile up).
-    pub fn sweep(&self, now: i64) {
+    pub(crate) fn sweep(&self, now: i64) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         entries.retain(|_, entry| entry.expires_at > now);
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -114,7 +114,7 @@ impl PendingLogins {
     }
 
     #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

@@ -6,17 +6,17 @@ use base64::Engine;
 /// The system random number generator failed; nothing secret could be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the system random number generator failed")]
-pub struct RandomSourceFailed;
+pub(crate) struct RandomSourceFailed;
 
 /// 256 random bits, base64url without padding (43 characters).
-pub fn random_token() -> Result<String, RandomSourceFailed> {
+pub(crate) fn random_token() -> Result<String, RandomSourceFailed> {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| RandomSourceFailed)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// Compares two secrets in time that does not depend on where they differ.
-pub fn secrets_match(expected: &str, presented: &str) -> bool {
+pub(crate) fn secrets_match(expected: &str, presented: &str) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_bytes(), presented.as_bytes())
         .is_ok()
 }

@@ -48,7 +48,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Discovery metadata beyond OIDC Discovery 1.0 that the portal uses.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct SeglMetadata {
+pub(crate) struct SeglMetadata {
     /// OIDC RP-Initiated Logout 1.0 2.1.
     end_session_endpoint: Option<EndSessionUrl>,
     /// RFC 9207 3: when true, every authorization response carries `iss`.

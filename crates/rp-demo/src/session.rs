@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 /// A session not used for this long is over.
-pub const IDLE_SECONDS: i64 = 30 * 60;
+pub(crate) const IDLE_SECONDS: i64 = 30 * 60;
 /// No session outlives this, however busy.
-pub const MAX_LIFETIME_SECONDS: i64 = 8 * 60 * 60;
+pub(crate) const MAX_LIFETIME_SECONDS: i64 = 8 * 60 * 60;
 /// Most sessions held at once (expired ones are swept first when full).
 const DEFAULT_CAPACITY: usize = 200_000;
 
@@ -72,7 +72,7 @@ impl Entry {
 }
 
 /// The in-memory session table.
-pub struct Sessions {
+pub(crate) struct Sessions {
     entries: Mutex<HashMap<String, Entry>>,
     capacity: usize,
 }
@@ -86,10 +86,10 @@ impl Default for Sessions {
 /// The session table is full of live sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("too many sessions")]
-pub struct TooManySessions;
+pub(crate) struct TooManySessions;
 
 impl Sessions {
-    pub fn with_capacity(capacity: usize) -> Self {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
             capacity,
@@ -101,7 +101,12 @@ impl Sessions {
     }
 
     /// Starts a session under `id` (a fresh random value).
-    pub fn insert(&self, id: String, session: Session, now: i64) -> Result<(), TooManySessions> {
+    pub(crate) fn insert(
+        &self,
+        id: String,
+        session: Session,
+        now: i64,
+    ) -> Result<(), TooManySessions> {
         let mut entries = self.lock();
         if entries.len() >= self.capacity {
             entries.retain(|_, entry| entry.is_live(now));
@@ -121,7 +126,7 @@ impl Sessions {
     }
 
     /// The live session under `id`, marked as used now; an expired one is removed.
-    pub fn find(&self, id: &str, now: i64) -> Option<Session> {
+    pub(crate) fn find(&self, id: &str, now: i64) -> Option<Session> {
         let mut entries = self.lock();
         let entry = entries.get_mut(id)?;
         if !entry.is_live(now) {
@@ -133,13 +138,13 @@ impl Sessions {
     }
 
     /// Ends the session under `id`, returning it if it was there.
-    pub fn remove(&self, id: &str) -> Option<Session> {
+    pub(crate) fn remove(&self, id: &str) -> Option<Session> {
         self.lock().remove(id).map(|entry| entry.session)
     }
 
     /// Back-Channel Logout 1.0 2.7: ends every session with Segl's session id `sid` (when given)
     /// and subject `sub` (when given). Returns how many ended.
-    pub fn remove_for_logout(&self, sid: Option<&str>, sub: Option<&str>) -> usize {
+    pub(crate) fn remove_for_logout(&self, sid: Option<&str>, sub: Option<&str>) -> usize {
         if sid.is_none() && sub.is_none() {
             return 0;
         }
@@ -155,17 +160,17 @@ impl Sessions {
     }
 
     /// Drops every expired session.
-    pub fn sweep(&self, now: i64) {
+    pub(crate) fn sweep(&self, now: i64) {
         self.lock().retain(|_, entry| entry.is_live(now));
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 
     #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 
-pub async fn show(
+pub(super) async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -29,7 +29,11 @@ pub async fn show(
     }
 }
 
-pub async fn end(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn end(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let fields = form::parse(&body).unwrap_or_default();
     let (Some(csrf), Some(sid)) = (field(&fields, "csrf"), field(&fields, "sid")) else {
         return state.pages.bad_request("The form is incomplete.", &headers);
@@ -69,7 +73,7 @@ fn enrolment_outcome(
     }
 }
 
-pub async fn totp_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn totp_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let session = cookie(&headers, SESSION_COOKIE);
     match crate::flows::account::totp_form(&state.context, session.as_deref()).await {
         Ok(Ok(form)) => state.pages.totp_form(&form, false, &headers),
@@ -78,7 +82,7 @@ pub async fn totp_page(State(state): State<AppState>, headers: HeaderMap) -> Res
     }
 }
 
-pub async fn totp_confirm(
+pub(super) async fn totp_confirm(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
@@ -103,7 +107,7 @@ pub async fn totp_confirm(
     enrolment_outcome(&state, &headers, outcome)
 }
 
-pub async fn passkey_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn passkey_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let session = cookie(&headers, SESSION_COOKIE);
     match crate::flows::account::passkey_form(&state.context, session.as_deref()).await {
         Ok(Ok(form)) => state.pages.passkey_form(&form, &headers),
@@ -112,7 +116,7 @@ pub async fn passkey_page(State(state): State<AppState>, headers: HeaderMap) -> 
     }
 }
 
-pub async fn passkey_finish(
+pub(super) async fn passkey_finish(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -139,7 +143,7 @@ pub async fn passkey_finish(
     enrolment_outcome(&state, &headers, outcome)
 }
 
-pub async fn reauthenticate(
+pub(super) async fn reauthenticate(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,

@@ -8,10 +8,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 
-pub const SESSION_COOKIE: &str = "segl_session";
-pub const BROWSER_COOKIE: &str = "segl_browser";
+pub(super) const SESSION_COOKIE: &str = "segl_session";
+pub(super) const BROWSER_COOKIE: &str = "segl_browser";
 
-pub async fn get(
+pub(super) async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -20,7 +20,11 @@ pub async fn get(
     handle(state, headers, bytes.as_bytes()).await
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

@@ -9,7 +9,7 @@ use axum::Json;
 use serde_json::json;
 
 /// `Retry-After` when the database cannot serve now (an outage, a full disk, a lock).
-pub const RETRY_AFTER_SECONDS: &str = "5";
+pub(super) const RETRY_AFTER_SECONDS: &str = "5";
 
 /// Logs the cause chain of an internal failure (never a secret: errors carry none).
 fn log_internal(error: &InternalError) {
@@ -29,7 +29,7 @@ fn log_internal(error: &InternalError) {
 
 /// An internal failure as a JSON OAuth error: 503 `temporarily_unavailable` with
 /// `Retry-After` when the database cannot serve now, else 500 `server_error`.
-pub fn internal_json(error: &InternalError) -> Response {
+pub(super) fn internal_json(error: &InternalError) -> Response {
     log_internal(error);
     if error.is_unavailable() {
         let mut response = oauth_error(
@@ -52,7 +52,7 @@ pub fn internal_json(error: &InternalError) -> Response {
 }
 
 /// An internal failure on a browser page: the same split as [`internal_json`], as HTML.
-pub fn internal_page(pages: &Pages, error: &InternalError, headers: &HeaderMap) -> Response {
+pub(super) fn internal_page(pages: &Pages, error: &InternalError, headers: &HeaderMap) -> Response {
     log_internal(error);
     if error.is_unavailable() {
         pages.unavailable(headers)
@@ -69,7 +69,7 @@ fn no_store(mut response: Response) -> Response {
 }
 
 /// RFC 6749 5.2: a JSON error with `Cache-Control: no-store`.
-pub fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
+pub(super) fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
     no_store(
         (
             status,
@@ -80,7 +80,7 @@ pub fn oauth_error(status: StatusCode, code: &str, description: &str) -> Respons
 }
 
 /// RFC 6749 5.1: every token response carries `Cache-Control: no-store`.
-pub fn token_success(body: impl serde::Serialize) -> Response {
+pub(super) fn token_success(body: impl serde::Serialize) -> Response {
     no_store(Json(body).into_response())
 }
 
@@ -155,6 +155,6 @@ fn bearer_error(description: Option<&str>) -> Response {
     response
 }
 
-pub async fn not_found() -> Response {
+pub(super) async fn not_found() -> Response {
     oauth_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }

@@ -4,14 +4,14 @@ use axum::http::{header, HeaderMap};
 
 /// Why a query string or form body was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MalformedForm;
+pub(super) struct MalformedForm;
 
 /// Most parameters any endpoint accepts; more is refused before any parsing work.
 const MAX_PAIRS: usize = 100;
 
 /// Parses form-urlencoded bytes, refusing invalid percent-encoding results that are not UTF-8
 /// (the `url` crate's parser would replace them silently).
-pub fn parse(bytes: &[u8]) -> Result<Vec<(String, String)>, MalformedForm> {
+pub(super) fn parse(bytes: &[u8]) -> Result<Vec<(String, String)>, MalformedForm> {
     let mut pairs = Vec::new();
     for piece in bytes
         .split(|byte| *byte == b'&')
@@ -39,7 +39,7 @@ fn decode(raw: &[u8]) -> Result<String, MalformedForm> {
 }
 
 /// The value of the one form field `name` (None if absent or repeated).
-pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     let mut values = pairs
         .iter()
         .filter(|(key, _)| key == name)
@@ -52,7 +52,7 @@ pub fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// A cookie's value from the request.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -64,7 +64,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure unless plain-http loopback.
-pub fn set_cookie(name: &str, value: &str, max_age_seconds: i64, secure: bool) -> String {
+pub(super) fn set_cookie(name: &str, value: &str, max_age_seconds: i64, secure: bool) -> String {
     let mut cookie = cookie::Cookie::build((name.to_owned(), value.to_owned()))
         .http_only(true)
         .same_site(cookie::SameSite::Lax)

@@ -15,11 +15,11 @@ use std::time::Duration;
 /// How long `/readyz` waits for the database (a pooled connection and one query).
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub async fn live() -> &'static str {
+pub(super) async fn live() -> &'static str {
     "ok"
 }
 
-pub async fn ready(State(state): State<AppState>) -> Response {
+pub(super) async fn ready(State(state): State<AppState>) -> Response {
     let keys = if state.context.keys().is_ready() {
         "ok"
     } else {

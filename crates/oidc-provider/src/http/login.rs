@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::SecretString;
 use std::net::SocketAddr;
 
-pub async fn show(
+pub(super) async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -49,7 +49,7 @@ fn form_base(headers: &HeaderMap, body: &[u8]) -> Option<FormBase> {
     })
 }
 
-pub async fn password(
+pub(super) async fn password(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -77,7 +77,7 @@ pub async fn password(
     finish(&state, &headers, outcome)
 }
 
-pub async fn code(
+pub(super) async fn code(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -100,7 +100,11 @@ pub async fn code(
 }
 
 /// The choice of a professional identity or a power of attorney (CSRF-checked like the others).
-pub async fn choose(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn choose(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(base) = form_base(&headers, &body) else {
         return state.pages.expired(&headers);
     };
@@ -116,7 +120,7 @@ pub async fn choose(State(state): State<AppState>, headers: HeaderMap, body: Byt
     finish(&state, &headers, outcome)
 }
 
-pub async fn passkey(
+pub(super) async fn passkey(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -138,7 +142,11 @@ pub async fn passkey(
     finish(&state, &headers, outcome)
 }
 
-pub async fn cancel(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn cancel(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(base) = form_base(&headers, &body) else {
         return state.pages.expired(&headers);
     };

@@ -46,7 +46,11 @@ fn read(headers: &HeaderMap, body: &[u8]) -> Result<ClientRequest, OAuthError> {
     })
 }
 
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let request = match read(&headers, &body) {
         Ok(request) => request,
         Err(error) => return error.into_response(),
@@ -70,7 +74,7 @@ pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Byt
     }
 }
 
-pub async fn introspect(
+pub(super) async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,

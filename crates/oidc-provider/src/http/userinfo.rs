@@ -24,7 +24,7 @@ fn bearer(headers: &HeaderMap) -> Result<Option<String>, ()> {
     }
 }
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match bearer(&headers) {
         Ok(Some(token)) => answer(&state, &token).await,
         Ok(None) => OAuthError::InvalidToken(None).into_response(),
@@ -32,7 +32,11 @@ pub async fn get(State(state): State<AppState>, headers: HeaderMap) -> Response 
     }
 }
 
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let from_header = match bearer(&headers) {
         Ok(token) => token,
         Err(()) => {
@@ -53,7 +57,11 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 
 /// docs/NEMLOGIN.md section 3: `POST /cpr-match` with the access token as Bearer and the `cpr` the
 /// citizen typed: `{"match": true|false}`.
-pub async fn cpr_match(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn cpr_match(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let token = match bearer(&headers) {
         Ok(Some(token)) => token,
         Ok(None) => return OAuthError::InvalidToken(None).into_response(),

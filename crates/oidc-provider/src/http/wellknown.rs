@@ -22,12 +22,12 @@ fn json_document(body: Bytes, max_age: &'static str) -> Response {
     response
 }
 
-pub async fn discovery(State(state): State<AppState>) -> Response {
+pub(super) async fn discovery(State(state): State<AppState>) -> Response {
     json_document(state.context.discovery_json(), "public, max-age=300")
 }
 
 /// Short caching: a relying party must see a new key soon after it is published.
-pub async fn jwks(State(state): State<AppState>) -> Response {
+pub(super) async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = json_document(state.context.keys().jwks(), "public, max-age=60");
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -36,7 +36,7 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     response
 }
 
-pub async fn stylesheet() -> Response {
+pub(super) async fn stylesheet() -> Response {
     let mut response = include_str!("../../assets/segl.css").into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -51,7 +51,7 @@ pub async fn stylesheet() -> Response {
 }
 
 /// The passkey ceremony script (pages carry no inline script: CSP `script-src 'self'`).
-pub async fn passkey_script() -> Response {
+pub(super) async fn passkey_script() -> Response {
     let mut response = include_str!("../../assets/passkey.js").into_response();
     let headers = response.headers_mut();
     headers.insert(

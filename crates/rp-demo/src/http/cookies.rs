@@ -9,7 +9,7 @@ use cookie::time::Duration;
 use cookie::{Cookie, SameSite};
 
 /// The value of the cookie `name` in the request, if sent (first one wins).
-pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn read(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -34,7 +34,7 @@ fn header_value(cookie: &Cookie<'_>) -> Option<HeaderValue> {
 }
 
 /// Holds the id of a login in flight, for the callback only.
-pub fn login(settings: &Settings, pending_id: &str) -> Option<HeaderValue> {
+pub(super) fn login(settings: &Settings, pending_id: &str) -> Option<HeaderValue> {
     let mut cookie = build(
         settings,
         settings.login_cookie(),
@@ -46,7 +46,7 @@ pub fn login(settings: &Settings, pending_id: &str) -> Option<HeaderValue> {
 }
 
 /// Removes the login cookie.
-pub fn clear_login(settings: &Settings) -> Option<HeaderValue> {
+pub(super) fn clear_login(settings: &Settings) -> Option<HeaderValue> {
     let mut cookie = build(
         settings,
         settings.login_cookie(),
@@ -58,7 +58,7 @@ pub fn clear_login(settings: &Settings) -> Option<HeaderValue> {
 }
 
 /// Holds the local session id.
-pub fn session(settings: &Settings, session_id: &str) -> Option<HeaderValue> {
+pub(super) fn session(settings: &Settings, session_id: &str) -> Option<HeaderValue> {
     header_value(&build(
         settings,
         settings.session_cookie(),
@@ -68,7 +68,7 @@ pub fn session(settings: &Settings, session_id: &str) -> Option<HeaderValue> {
 }
 
 /// Removes the session cookie.
-pub fn clear_session(settings: &Settings) -> Option<HeaderValue> {
+pub(super) fn clear_session(settings: &Settings) -> Option<HeaderValue> {
     let mut cookie = build(settings, settings.session_cookie(), String::new(), "/");
     cookie.make_removal();
     header_value(&cookie)

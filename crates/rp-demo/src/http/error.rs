@@ -20,7 +20,7 @@ const TRY_AGAIN: Link = Link {
 };
 
 /// Renders `message` with `status`; if even that fails, a plain 500.
-pub fn message_page(
+pub(super) fn message_page(
     state: &AppState,
     status: StatusCode,
     message: &Message,
@@ -33,7 +33,7 @@ pub fn message_page(
 }
 
 /// A template failed to render: a bug. Logged; the citizen sees a plain 500.
-pub fn render_failed(error: &minijinja::Error) -> Response {
+pub(super) fn render_failed(error: &minijinja::Error) -> Response {
     tracing::error!(error = %error, "page rendering failed");
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
 }
@@ -50,7 +50,7 @@ fn safe_code(code: &str) -> Option<String> {
 }
 
 /// The status and page for a login that did not complete.
-pub fn login_failed(error: &LoginError) -> (StatusCode, Message) {
+pub(super) fn login_failed(error: &LoginError) -> (StatusCode, Message) {
     let page = |title, subtitle, message: &str, detail: Option<String>, link| Message {
         title,
         subtitle,
@@ -240,7 +240,7 @@ fn refused(error: &str, description: Option<&str>) -> (StatusCode, Message) {
 }
 
 /// The logout form did not come from our page.
-pub fn logout_refused(error: &LogoutError) -> (StatusCode, Message) {
+pub(super) fn logout_refused(error: &LogoutError) -> (StatusCode, Message) {
     match error {
         LogoutError::CsrfMismatch => (
             StatusCode::FORBIDDEN,
@@ -259,7 +259,7 @@ pub fn logout_refused(error: &LogoutError) -> (StatusCode, Message) {
 }
 
 /// Back-Channel Logout 1.0 2.8: 400 with a JSON error (the caller adds `no-store`).
-pub fn backchannel_refused(error: &BackchannelError) -> Response {
+pub(super) fn backchannel_refused(error: &BackchannelError) -> Response {
     tracing::warn!(%error, "back-channel logout refused");
     (
         StatusCode::BAD_REQUEST,
@@ -268,7 +268,7 @@ pub fn backchannel_refused(error: &BackchannelError) -> Response {
         .into_response()
 }
 
-pub fn not_found_page() -> Message {
+pub(super) fn not_found_page() -> Message {
     Message {
         title: "Page not found",
         subtitle: "Siden findes ikke",
@@ -279,7 +279,7 @@ pub fn not_found_page() -> Message {
     }
 }
 
-pub fn logged_out_locally(portal_name: &str) -> Message {
+pub(super) fn logged_out_locally(portal_name: &str) -> Message {
     Message {
         title: "Logged out",
         subtitle: "Du er logget af",

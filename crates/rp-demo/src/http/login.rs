@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 /// `GET /login?level=low|substantial|high&return=/path`: the level defaults to Low (or what the
 /// return page needs); `return` must be one of the portal's pages.
-pub async fn login(
+pub(super) async fn login(
     State(state): State<AppState>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
@@ -67,7 +67,7 @@ pub async fn login(
 }
 
 /// `GET /callback`: Segl's authorization response (OIDC Core 3.1.2.5 and 3.1.2.6).
-pub async fn callback(
+pub(super) async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,

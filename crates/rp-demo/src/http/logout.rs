@@ -13,13 +13,13 @@ use axum::Form;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
-pub struct LogoutForm {
+pub(super) struct LogoutForm {
     csrf: Option<String>,
 }
 
 /// `POST /logout` with the session's CSRF token: ends the local session, then continues at
 /// Segl's `end_session_endpoint` if there is one.
-pub async fn logout(
+pub(super) async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
     form: Result<Form<LogoutForm>, FormRejection>,
@@ -54,13 +54,13 @@ pub async fn logout(
 }
 
 #[derive(Deserialize)]
-pub struct BackchannelForm {
+pub(super) struct BackchannelForm {
     logout_token: String,
 }
 
 /// `POST /backchannel-logout` (OIDC Back-Channel Logout 1.0 2.5-2.8): 200 when the token is
 /// valid (even if no session matched), 400 with a JSON error otherwise; never cached.
-pub async fn backchannel(
+pub(super) async fn backchannel(
     State(state): State<AppState>,
     form: Result<Form<BackchannelForm>, FormRejection>,
 ) -> Response {

@@ -122,19 +122,19 @@ async fn security_headers(
 }
 
 /// A router bound to nothing yet; [`Server::serve`] runs it on a listener.
-pub struct Server {
+pub(crate) struct Server {
     router: Router,
 }
 
 impl Server {
-    pub fn new(relying_party: Arc<RelyingParty>) -> Result<Self, Error> {
+    pub(crate) fn new(relying_party: Arc<RelyingParty>) -> Result<Self, Error> {
         Ok(Self {
             router: router(relying_party)?,
         })
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.
-    pub async fn serve(
+    pub(crate) async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
 /// The session the request's cookie names, if it is live.
-pub fn current_session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
+pub(super) fn current_session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
     let settings = state.relying_party.settings();
     let session_id = cookies::read(headers, &settings.session_cookie());
     state.relying_party.session(session_id.as_deref(), now())
@@ -25,16 +25,16 @@ fn html(rendered: Result<String, minijinja::Error>) -> Response {
 }
 
 /// Where to start a login that reaches `page` at `level`.
-pub fn login_path(level: Level, page: ReturnPage) -> String {
+pub(super) fn login_path(level: Level, page: ReturnPage) -> String {
     format!("/login?level={}&return={}", level.name(), page.path())
 }
 
-pub async fn landing(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn landing(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let session = current_session(&state, &headers);
     html(state.pages.landing(session.as_ref()))
 }
 
-pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match current_session(&state, &headers) {
         Some(session) => html(
             state
@@ -47,7 +47,7 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Response {
 
 /// Needs Substantial: a Low session is sent to step up (docs/NEMLOGIN.md section 2: Segl asks
 /// only for the missing factor).
-pub async fn secure(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn secure(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let required = ReturnPage::Secure.required_level();
     match current_session(&state, &headers) {
         Some(session) if session.level.satisfies(required) => html(state.pages.secure(&session)),
@@ -55,14 +55,17 @@ pub async fn secure(State(state): State<AppState>, headers: HeaderMap) -> Respon
     }
 }
 
-pub async fn power_of_attorney(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn power_of_attorney(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
     match current_session(&state, &headers) {
         Some(session) => html(state.pages.power_of_attorney(&session)),
         None => Redirect::to(ReturnPage::Home.path()).into_response(),
     }
 }
 
-pub async fn stylesheet() -> Response {
+pub(super) async fn stylesheet() -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -73,7 +76,7 @@ pub async fn stylesheet() -> Response {
         .into_response()
 }
 
-pub async fn not_found(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) async fn not_found(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let session = current_session(&state, &headers);
     message_page(
         &state,
