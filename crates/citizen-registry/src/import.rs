@@ -8,7 +8,7 @@ use crate::citizen::{Email, NewCitizen, PersonName, UserId};
 use crate::cpr::NationalId;
 use crate::password::check_phc_hash;
 
-pub const HEADER: [&str; 6] = [
+pub(crate) const HEADER: [&str; 6] = [
     "cpr",
     "user_id",
     "given_name",
@@ -19,7 +19,7 @@ pub const HEADER: [&str; 6] = [
 
 /// One valid row.
 #[derive(Debug, Clone)]
-pub struct ImportRow {
+pub(crate) struct ImportRow {
     pub line: u64,
     pub citizen: NewCitizen,
     pub password_hash: Option<String>,
@@ -33,7 +33,7 @@ pub struct RejectedRow {
 }
 
 /// Checks the header record.
-pub fn check_header(fields: &[&[u8]]) -> Result<(), String> {
+pub(crate) fn check_header(fields: &[&[u8]]) -> Result<(), String> {
     let matches = fields.len() == HEADER.len()
         && fields
             .iter()
@@ -47,7 +47,7 @@ pub fn check_header(fields: &[&[u8]]) -> Result<(), String> {
 }
 
 /// Validates one data record (its raw fields) found at `line`.
-pub fn parse_row(fields: &[&[u8]], line: u64) -> Result<ImportRow, RejectedRow> {
+pub(crate) fn parse_row(fields: &[&[u8]], line: u64) -> Result<ImportRow, RejectedRow> {
     let reject = |reason: String| RejectedRow { line, reason };
     if fields.len() != HEADER.len() {
         return Err(reject(format!(

@@ -7,12 +7,12 @@
 //! every caller: the CLI, the provider's login page, the import.
 
 pub mod audit;
-pub mod citizen;
-pub mod clock;
-pub mod cpr;
-pub mod import;
+mod citizen;
+mod clock;
+mod cpr;
+mod import;
 pub mod lockout;
-pub mod organisation;
+mod organisation;
 pub mod password;
 pub mod sealing;
 pub mod store;

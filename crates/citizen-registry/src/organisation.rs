@@ -191,7 +191,7 @@ impl PowerOfAttorney {
 }
 
 /// Checks a grant's privileges and period before anything is written.
-pub fn check_grant(
+pub(crate) fn check_grant(
     privileges: &[Privilege],
     valid_from: i64,
     valid_until: i64,

@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// OIO-SAML 3.0 `specVersion`.
-pub const SPEC_VERSION: &str = "OIO-SAML-3.0";
+pub(crate) const SPEC_VERSION: &str = "OIO-SAML-3.0";
 
 /// The identity types a client can ask for in `acr_values` (docs/NEMLOGIN.md section 3).
-pub const PERSON_URI: &str = "https://data.gov.dk/eid/Person";
-pub const PROFESSIONAL_URI: &str = "https://data.gov.dk/eid/Professional";
+pub(crate) const PERSON_URI: &str = "https://data.gov.dk/eid/Person";
+pub(crate) const PROFESSIONAL_URI: &str = "https://data.gov.dk/eid/Professional";
 
 /// Whether an `acr_values` entry names an identity type rather than a level.
-pub fn is_identity_type(value: &str) -> bool {
+pub(crate) fn is_identity_type(value: &str) -> bool {
     value == PERSON_URI || value == PROFESSIONAL_URI
 }
 
@@ -90,7 +90,7 @@ impl ClaimsRequest {
 
 /// The professional identity a login was made with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProfessionalIdentity {
+pub(crate) struct ProfessionalIdentity {
     pub pro_uuid: String,
     pub cvr: String,
     pub org_name: String,
@@ -100,14 +100,14 @@ pub struct ProfessionalIdentity {
 
 /// A power of attorney the citizen chose to act under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActingFor {
+pub(crate) struct ActingFor {
     /// `urn:dk:gov:saml:cprNumberIdentifier:<cpr>` or `...cvrNumberIdentifier:<cvr>`.
     pub principal_scope: String,
     pub privileges: Vec<String>,
 }
 
 /// Everything that decides a release, passed in (no I/O).
-pub struct Release<'a> {
+pub(crate) struct Release<'a> {
     pub citizen: &'a Citizen,
     pub client: &'a Client,
     /// Granted scopes.
@@ -139,7 +139,7 @@ fn entitled(client: &Client, claim: &str) -> bool {
 }
 
 /// The identity claims released to the client (without the protocol claims of the login).
-pub fn release(input: &Release<'_>) -> Map<String, Value> {
+pub(crate) fn release(input: &Release<'_>) -> Map<String, Value> {
     let citizen = input.citizen;
     let client = input.client;
     let wanted = |claim: &str| {
@@ -199,7 +199,7 @@ pub fn release(input: &Release<'_>) -> Map<String, Value> {
 }
 
 /// Every claim the provider can release, for discovery.
-pub fn supported_claims() -> Vec<&'static str> {
+pub(crate) fn supported_claims() -> Vec<&'static str> {
     let mut claims = Vec::new();
     for (_, released) in SCOPES {
         for claim in released {

@@ -26,12 +26,12 @@ use subtle::ConstantTimeEq;
 use crate::client::{Client, ClientAuthMethod, SigningAlg};
 
 /// RFC 7523 2.2: the `client_assertion_type` for a JWT used for client authentication.
-pub const JWT_BEARER_ASSERTION_TYPE: &str =
+pub(crate) const JWT_BEARER_ASSERTION_TYPE: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Clock skew allowed when checking a client's assertion (docs/NEMLOGIN.md rule 5).
-pub const CLOCK_SKEW_SECONDS: i64 = 300;
+pub(crate) const CLOCK_SKEW_SECONDS: i64 = 300;
 /// Longest lifetime accepted for an assertion, from `iat` (if sent) and from now.
-pub const MAX_ASSERTION_LIFETIME_SECONDS: i64 = 600;
+pub(crate) const MAX_ASSERTION_LIFETIME_SECONDS: i64 = 600;
 /// Longest assertion accepted, in bytes; a signed JWT with a few claims is far smaller.
 const MAX_ASSERTION_BYTES: usize = 8192;
 /// Longest `jti` accepted, in bytes, so the replay store stays small.
@@ -160,11 +160,11 @@ impl From<RequestProblem> for ClientAuthError {
 /// The system random source failed; no secret could be generated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the system random number generator failed")]
-pub struct RandomSourceFailed;
+pub(crate) struct RandomSourceFailed;
 
 /// The credentials a token request presents, one per method (OIDC Core 9).
 #[derive(Clone, PartialEq, Eq)]
-pub enum ClientCredentials {
+pub(crate) enum ClientCredentials {
     ClientSecretBasic {
         client_id: String,
         secret: String,
@@ -197,7 +197,7 @@ impl std::fmt::Debug for ClientCredentials {
 
 impl ClientCredentials {
     /// Reads client credentials from the `Authorization` header value (if any) and the form body.
-    pub fn parse(
+    pub(crate) fn parse(
         authorization: Option<&str>,
         form: &[(String, String)],
     ) -> Result<Self, ClientAuthError> {
@@ -265,7 +265,7 @@ impl ClientCredentials {
     }
 
     /// The client to look up; not authenticated until [`authenticate`] succeeds.
-    pub fn client_id(&self) -> &str {
+    pub(crate) fn client_id(&self) -> &str {
         match self {
             Self::ClientSecretBasic { client_id, .. }
             | Self::ClientSecretPost { client_id, .. }
@@ -275,7 +275,7 @@ impl ClientCredentials {
     }
 
     /// The authentication method these credentials use (OIDC Core 9).
-    pub fn method(&self) -> ClientAuthMethod {
+    pub(crate) fn method(&self) -> ClientAuthMethod {
         match self {
             Self::ClientSecretBasic { .. } => ClientAuthMethod::ClientSecretBasic,
             Self::ClientSecretPost { .. } => ClientAuthMethod::ClientSecretPost,
@@ -287,7 +287,7 @@ impl ClientCredentials {
 
 /// A client that proved who it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthenticatedClient {
+pub(crate) struct AuthenticatedClient {
     pub client_id: String,
     pub method: ClientAuthMethod,
     /// For `private_key_jwt`: the assertion's identity, to record and refuse if seen again.
@@ -297,7 +297,7 @@ pub struct AuthenticatedClient {
 /// RFC 7523 3 item 7: a `jti` with its expiry. Keep `(client_id, jti)` at least until
 /// `exp + CLOCK_SKEW_SECONDS` and refuse an assertion whose pair is already recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AssertionId {
+pub(crate) struct AssertionId {
     pub jti: String,
     pub exp: i64,
 }
@@ -306,7 +306,7 @@ pub struct AssertionId {
 ///
 /// `accepted_audiences` are the values an assertion's `aud` may name (the issuer identifier
 /// and the token endpoint URL, RFC 7523 3 item 3); `now` is in unix seconds.
-pub fn authenticate(
+pub(crate) fn authenticate(
     credentials: &ClientCredentials,
     client: Option<&Client>,
     accepted_audiences: &[&str],
@@ -348,7 +348,9 @@ pub fn authenticate(
 }
 
 /// RFC 6749 2.3.1, RFC 7617: reads `Basic base64(urlencode(client_id) ":" urlencode(secret))`.
-pub fn parse_basic_authorization(header_value: &str) -> Result<(String, String), ClientAuthError> {
+pub(crate) fn parse_basic_authorization(
+    header_value: &str,
+) -> Result<(String, String), ClientAuthError> {
     let malformed = || ClientAuthError::InvalidClient(Rejection::MalformedAuthorizationHeader);
     let (scheme, token) = header_value.trim().split_once(' ').ok_or_else(malformed)?;
     // RFC 7235 2.1: the scheme name is case-insensitive.
@@ -374,12 +376,12 @@ pub fn parse_basic_authorization(header_value: &str) -> Result<(String, String),
 ///
 /// Client secrets are random and high-entropy ([`generate_client_secret`]), so a fast hash is
 /// enough: there is nothing to guess that a slow hash would protect.
-pub fn hash_client_secret(secret: &str) -> String {
+pub(crate) fn hash_client_secret(secret: &str) -> String {
     hex::encode(digest::digest(&digest::SHA256, secret.as_bytes()))
 }
 
 /// Whether `presented` is the client's secret; the comparison is constant-time.
-pub fn verify_client_secret(client: &Client, presented: &str) -> bool {
+pub(crate) fn verify_client_secret(client: &Client, presented: &str) -> bool {
     let Some(stored) = client.secret_hash.as_deref() else {
         return false;
     };
@@ -392,7 +394,7 @@ pub fn verify_client_secret(client: &Client, presented: &str) -> bool {
 }
 
 /// A new client secret: 32 random bytes, base64url without padding (43 characters).
-pub fn generate_client_secret() -> Result<String, RandomSourceFailed> {
+pub(crate) fn generate_client_secret() -> Result<String, RandomSourceFailed> {
     let mut bytes = [0_u8; 32];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| RandomSourceFailed)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
@@ -402,7 +404,7 @@ pub fn generate_client_secret() -> Result<String, RandomSourceFailed> {
 ///
 /// The signature is checked first, against the client's own keys; only then are the claims
 /// read, so nothing in the assertion is trusted before it is known to come from the client.
-pub fn verify_client_assertion(
+pub(crate) fn verify_client_assertion(
     assertion: &str,
     client: &Client,
     accepted_audiences: &[&str],

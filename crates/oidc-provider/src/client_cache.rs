@@ -18,14 +18,18 @@ struct Cached {
 }
 
 #[derive(Clone, Default)]
-pub struct ClientCache {
+pub(crate) struct ClientCache {
     cached: Arc<RwLock<Cached>>,
 }
 
 impl ClientCache {
     /// The client with this id, from memory or else from the store. Unknown ids are not
     /// remembered (a flood of made-up ids must not grow the cache).
-    pub async fn find(&self, store: &Store, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+    pub(crate) async fn find(
+        &self,
+        store: &Store,
+        id: &str,
+    ) -> Result<Option<Arc<Client>>, StoreError> {
         if let Some(client) = self.read(|cached| cached.clients.get(id).cloned()) {
             return Ok(Some(client));
         }
@@ -48,7 +52,7 @@ impl ClientCache {
 
     /// Polls the store's clients version and drops every entry if it moved. Returns whether
     /// it did.
-    pub async fn refresh(&self, store: &Store) -> Result<bool, StoreError> {
+    pub(crate) async fn refresh(&self, store: &Store) -> Result<bool, StoreError> {
         let version = store.find_clients_version().await?;
         Ok(self.write(|cached| {
             if cached.version == Some(version) {

@@ -3,20 +3,20 @@
 
 use citizen_registry::AssuranceLevel;
 
-pub const LOW: &str = "https://data.gov.dk/concept/core/nsis/loa/Low";
-pub const SUBSTANTIAL: &str = "https://data.gov.dk/concept/core/nsis/loa/Substantial";
-pub const HIGH: &str = "https://data.gov.dk/concept/core/nsis/loa/High";
+pub(crate) const LOW: &str = "https://data.gov.dk/concept/core/nsis/loa/Low";
+pub(crate) const SUBSTANTIAL: &str = "https://data.gov.dk/concept/core/nsis/loa/Substantial";
+pub(crate) const HIGH: &str = "https://data.gov.dk/concept/core/nsis/loa/High";
 
 /// What `acr_values_supported` lists: the canonical URIs of the levels a citizen can reach
 /// (synonyms are accepted, never emitted). High needs a passkey with user verification and
 /// identity proofed at High.
-pub const SUPPORTED: [&str; 3] = [LOW, SUBSTANTIAL, HIGH];
+pub(crate) const SUPPORTED: [&str; 3] = [LOW, SUBSTANTIAL, HIGH];
 
 /// With no `acr_values`, Danish brokers default to Substantial.
-pub const DEFAULT_LEVEL: AssuranceLevel = AssuranceLevel::Substantial;
+pub(crate) const DEFAULT_LEVEL: AssuranceLevel = AssuranceLevel::Substantial;
 
 /// The canonical `acr` URI of a level (always the `/loa/` form).
-pub fn acr_uri(level: AssuranceLevel) -> &'static str {
+pub(crate) fn acr_uri(level: AssuranceLevel) -> &'static str {
     match level {
         AssuranceLevel::Low => LOW,
         AssuranceLevel::Substantial => SUBSTANTIAL,
@@ -25,7 +25,7 @@ pub fn acr_uri(level: AssuranceLevel) -> &'static str {
 }
 
 /// Reads an `acr` value: the NSIS URI with or without `/loa/`, or the eIDAS URI.
-pub fn parse_acr(value: &str) -> Option<AssuranceLevel> {
+pub(crate) fn parse_acr(value: &str) -> Option<AssuranceLevel> {
     let nsis_word = value
         .strip_prefix("https://data.gov.dk/concept/core/nsis/loa/")
         .or_else(|| value.strip_prefix("https://data.gov.dk/concept/core/nsis/"));
@@ -46,12 +46,12 @@ pub fn parse_acr(value: &str) -> Option<AssuranceLevel> {
 /// An `acr_values` entry Segl does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unsupported acr value '{0}'")]
-pub struct UnknownAcr(pub String);
+pub(crate) struct UnknownAcr(pub String);
 
 /// The level a request must reach: the lowest level among `acr_values` (the client accepts any
 /// of them), or Substantial when there are none, and never below the client's registered
 /// minimum. Values Segl does not know are refused rather than ignored.
-pub fn required_level(
+pub(crate) fn required_level(
     acr_values: &[String],
     client_minimum: Option<AssuranceLevel>,
 ) -> Result<AssuranceLevel, UnknownAcr> {
@@ -67,7 +67,7 @@ pub fn required_level(
 /// The authenticator assurance level (AAL) of a set of RFC 8176 `amr` values: a password alone
 /// is Low; a password and a one-time code Substantial; a password and a passkey with user
 /// verification (`hwk` + `user`) High.
-pub fn authenticator_level(amr: &[String]) -> Option<AssuranceLevel> {
+pub(crate) fn authenticator_level(amr: &[String]) -> Option<AssuranceLevel> {
     let has = |value: &str| amr.iter().any(|entry| entry == value);
     if !has("pwd") {
         return None;
@@ -82,7 +82,7 @@ pub fn authenticator_level(amr: &[String]) -> Option<AssuranceLevel> {
 }
 
 /// docs/NEMLOGIN.md section 2: the level reached is the lowest of identity proofing and authenticator.
-pub fn level_reached(ial: AssuranceLevel, aal: AssuranceLevel) -> AssuranceLevel {
+pub(crate) fn level_reached(ial: AssuranceLevel, aal: AssuranceLevel) -> AssuranceLevel {
     ial.min(aal)
 }
 
@@ -109,7 +109,7 @@ impl SecondFactor {
 /// Which factor to ask for to reach `needed` after a password, given what the citizen has
 /// enrolled: High needs a passkey; Substantial takes the authenticator app first, else a passkey
 /// (which is stronger than needed). None: the level cannot be reached.
-pub fn second_factor(
+pub(crate) fn second_factor(
     needed: AssuranceLevel,
     has_totp: bool,
     has_passkey: bool,
@@ -125,7 +125,7 @@ pub fn second_factor(
 }
 
 /// Adds a factor to `amr`, keeping `mfa` present whenever two or more factors were used.
-pub fn add_factor(amr: &mut Vec<String>, factors: &[&str]) {
+pub(crate) fn add_factor(amr: &mut Vec<String>, factors: &[&str]) {
     for factor in factors {
         if !amr.iter().any(|entry| entry == factor) {
             amr.push((*factor).to_owned());

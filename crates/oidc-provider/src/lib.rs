@@ -4,25 +4,25 @@
 //! `store` holds all of the crate's SQL and `http` maps requests to the domain and back.
 
 pub mod authorize;
-pub mod claims;
+mod claims;
 pub mod client;
-pub mod client_auth;
-pub mod client_cache;
+mod client_auth;
+mod client_cache;
 pub mod context;
 pub mod discovery;
-pub mod error;
+mod error;
 pub mod flows;
 pub mod fuzz;
-pub mod grant;
-pub mod http;
+mod grant;
+mod http;
 pub mod keyring;
 pub mod keys;
-pub mod level;
+mod level;
 pub mod outbound;
-pub mod passkey;
-pub mod pkce;
+mod passkey;
+mod pkce;
 pub mod session;
 pub mod store;
-pub mod tokens;
+mod tokens;
 
 pub use http::router;

@@ -44,13 +44,13 @@ fn rejected(error: WebauthnError) -> PasskeyError {
 }
 
 /// The WebAuthn relying party of this issuer.
-pub struct Ceremonies {
+pub(crate) struct Ceremonies {
     webauthn: Option<Webauthn>,
 }
 
 /// A started ceremony: what the page hands to `navigator.credentials`, and the state to keep.
 #[derive(Debug, Clone)]
-pub struct Started {
+pub(crate) struct Started {
     /// JSON for the browser (`publicKey` options), safe to embed in a `<script
     /// type="application/json">` block: `<`, `>` and `&` are escaped.
     pub options_json: String,
@@ -59,7 +59,7 @@ pub struct Started {
 
 /// A verified registration.
 #[derive(Debug, Clone)]
-pub struct Registered {
+pub(crate) struct Registered {
     pub credential_id: String,
     /// The credential to store (serialized `Passkey`).
     pub passkey: String,
@@ -67,7 +67,7 @@ pub struct Registered {
 
 /// A verified authentication.
 #[derive(Debug, Clone)]
-pub struct Authenticated {
+pub(crate) struct Authenticated {
     pub credential_id: String,
     /// The credential with its new counter and backup state, when they changed.
     pub updated_passkey: Option<String>,
@@ -93,7 +93,7 @@ fn credential_id(bytes: &[u8]) -> String {
 impl Ceremonies {
     /// The relying party for `issuer`: its host is the RP ID and its origin the only origin.
     /// An issuer on an IP address gets no passkeys (WebAuthn needs a domain).
-    pub fn new(issuer: &str) -> Self {
+    pub(crate) fn new(issuer: &str) -> Self {
         let webauthn = Url::parse(issuer).ok().and_then(|url| {
             let rp_id = url.domain()?.to_owned();
             let origin = Url::parse(&url.origin().ascii_serialization()).ok()?;
@@ -109,7 +109,7 @@ impl Ceremonies {
         Self { webauthn }
     }
 
-    pub fn is_available(&self) -> bool {
+    pub(crate) fn is_available(&self) -> bool {
         self.webauthn.is_some()
     }
 
@@ -118,7 +118,7 @@ impl Ceremonies {
     }
 
     /// Starts adding a passkey for a citizen; their existing passkeys are excluded.
-    pub fn start_registration(
+    pub(crate) fn start_registration(
         &self,
         user_handle: uuid::Uuid,
         user_name: &str,
@@ -140,7 +140,7 @@ impl Ceremonies {
     }
 
     /// Verifies the browser's answer to a registration.
-    pub fn finish_registration(
+    pub(crate) fn finish_registration(
         &self,
         response_json: &str,
         state: &serde_json::Value,
@@ -161,7 +161,10 @@ impl Ceremonies {
     }
 
     /// Starts a login with one of the citizen's passkeys (user verification required).
-    pub fn start_authentication(&self, stored: &[StoredPasskey]) -> Result<Started, PasskeyError> {
+    pub(crate) fn start_authentication(
+        &self,
+        stored: &[StoredPasskey],
+    ) -> Result<Started, PasskeyError> {
         let passkeys: Vec<Passkey> = parse_passkeys(stored)
             .into_iter()
             .map(|(_, passkey)| passkey)
@@ -182,7 +185,7 @@ impl Ceremonies {
 
     /// Verifies the browser's answer to a login against the stored challenge, and works out
     /// the credential's new state.
-    pub fn finish_authentication(
+    pub(crate) fn finish_authentication(
         &self,
         response_json: &str,
         state: &serde_json::Value,

@@ -10,7 +10,7 @@ use base64::Engine;
 use subtle::ConstantTimeEq;
 
 /// The only `code_challenge_method` Segl accepts.
-pub const S256: &str = "S256";
+pub(crate) const S256: &str = "S256";
 
 /// Length of BASE64URL(SHA-256(..)) without padding: 32 bytes encode to 43 characters.
 const CHALLENGE_LENGTH: usize = 43;
@@ -82,7 +82,7 @@ impl CodeChallenge {
 /// RFC 7636 4.6: checks that BASE64URL(SHA256(code_verifier)) equals the stored challenge.
 ///
 /// A verifier that breaks the RFC 7636 4.1 syntax fails; the comparison is constant-time.
-pub fn verify(challenge: &CodeChallenge, verifier: &str) -> bool {
+pub(crate) fn verify(challenge: &CodeChallenge, verifier: &str) -> bool {
     if !is_valid_verifier(verifier) {
         return false;
     }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 /// OIDC Core 2: the ID token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IdTokenClaims {
+pub(crate) struct IdTokenClaims {
     pub iss: String,
     pub sub: String,
     pub aud: String,
@@ -30,7 +30,7 @@ pub struct IdTokenClaims {
 
 /// RFC 9068: a JWT access token (`typ: at+jwt`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AccessTokenClaims {
+pub(crate) struct AccessTokenClaims {
     pub iss: String,
     pub sub: String,
     pub aud: String,
@@ -52,7 +52,7 @@ pub struct AccessTokenClaims {
 
 /// OIDC Back-Channel Logout 1.0 2.4: the logout token (`typ: logout+jwt`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LogoutTokenClaims {
+pub(crate) struct LogoutTokenClaims {
     pub iss: String,
     pub sub: String,
     pub aud: String,
@@ -63,11 +63,12 @@ pub struct LogoutTokenClaims {
     pub events: serde_json::Value,
 }
 
-pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+pub(crate) const BACKCHANNEL_LOGOUT_EVENT: &str =
+    "http://schemas.openid.net/event/backchannel-logout";
 
 /// OIDC Core 3.1.3.6: the left half of the hash of the access token, with the hash of the ID
 /// token's JWS algorithm (SHA-256 for ES256/RS256/PS256; SHA-512 for EdDSA with Ed25519).
-pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {
+pub(crate) fn at_hash(alg: SigningAlg, access_token: &str) -> String {
     let hashed = match alg {
         SigningAlg::EdDSA => digest(&SHA512, access_token.as_bytes()),
         _ => digest(&SHA256, access_token.as_bytes()),
@@ -79,7 +80,7 @@ pub fn at_hash(alg: SigningAlg, access_token: &str) -> String {
 /// OIDC Core 8.1: a pairwise subject, a keyed hash of the sector and the citizen, so services in
 /// different sectors cannot join their records on `sub`, and the same service always sees the
 /// same value.
-pub fn pairwise_subject(key: &hmac::Key, sector: &str, citizen_id: Uuid) -> String {
+pub(crate) fn pairwise_subject(key: &hmac::Key, sector: &str, citizen_id: Uuid) -> String {
     let mut context = hmac::Context::with_key(key);
     context.update(sector.as_bytes());
     context.update(&[0]);
@@ -88,7 +89,7 @@ pub fn pairwise_subject(key: &hmac::Key, sector: &str, citizen_id: Uuid) -> Stri
 }
 
 /// A random identifier (`jti`, `sid`, opaque codes): 256 bits from the system CSPRNG.
-pub fn random_token() -> Result<String, aws_lc_rs::error::Unspecified> {
+pub(crate) fn random_token() -> Result<String, aws_lc_rs::error::Unspecified> {
     use aws_lc_rs::rand::SecureRandom;
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::SystemRandom::new().fill(&mut bytes)?;
@@ -97,7 +98,7 @@ pub fn random_token() -> Result<String, aws_lc_rs::error::Unspecified> {
 
 /// Hex SHA-256, for storing bearer secrets (codes, session ids) so a database leak does not
 /// hand them out.
-pub fn sha256_hex(value: &str) -> String {
+pub(crate) fn sha256_hex(value: &str) -> String {
     hex::encode(digest(&SHA256, value.as_bytes()).as_ref())
 }
 

@@ -8,7 +8,7 @@ mod form;
 mod health;
 mod login;
 mod logout;
-pub mod pages;
+pub(crate) mod pages;
 mod revoke;
 mod token;
 mod userinfo;
@@ -33,7 +33,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 /// What every handler can reach. Every request clones it, so it is one reference count: the
 /// provider alone holds a dozen, and two cores incrementing them all was measurable.
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
+pub(crate) struct AppState(Arc<Shared>);
 
 impl std::ops::Deref for AppState {
     type Target = Shared;
@@ -43,7 +43,7 @@ impl std::ops::Deref for AppState {
     }
 }
 
-pub struct Shared {
+pub(crate) struct Shared {
     pub context: Context,
     pub pages: Pages,
     /// `Secure` on cookies, HSTS on responses: off only for plain-http loopback development.

@@ -8,14 +8,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use citizen_registry::AssuranceLevel;
 use minijinja::{context, Environment};
 use std::sync::Arc;
-pub use texts::Language;
+pub(crate) use texts::Language;
 use texts::{choice_texts, format_time, texts};
 
 mod texts;
 
 /// Templates, compiled once at start.
 #[derive(Clone)]
-pub struct Pages {
+pub(crate) struct Pages {
     environment: Arc<Environment<'static>>,
 }
 
@@ -31,7 +31,7 @@ fn html(status: StatusCode, body: String) -> Response {
 }
 
 impl Pages {
-    pub fn new() -> Result<Self, minijinja::Error> {
+    pub(crate) fn new() -> Result<Self, minijinja::Error> {
         let mut environment = Environment::new();
         environment.add_template("base.html", include_str!("../../templates/base.html"))?;
         environment.add_template("login.html", include_str!("../../templates/login.html"))?;
@@ -59,7 +59,7 @@ impl Pages {
             })
     }
 
-    pub fn login(
+    pub(crate) fn login(
         &self,
         view: &LoginView,
         problem: Option<FormProblem>,
@@ -159,7 +159,7 @@ impl Pages {
     }
 
     /// OIDC Core 3.1.2.6: errors that must not redirect are shown to the citizen.
-    pub fn page_error(&self, error: PageError, headers: &HeaderMap) -> Response {
+    pub(crate) fn page_error(&self, error: PageError, headers: &HeaderMap) -> Response {
         let language = Language::choose(&[], headers);
         let t = texts(language);
         self.message(
@@ -172,7 +172,7 @@ impl Pages {
         )
     }
 
-    pub fn bad_request(&self, description: &str, headers: &HeaderMap) -> Response {
+    pub(crate) fn bad_request(&self, description: &str, headers: &HeaderMap) -> Response {
         let language = Language::choose(&[], headers);
         let t = texts(language);
         self.message(
@@ -185,7 +185,7 @@ impl Pages {
         )
     }
 
-    pub fn expired(&self, headers: &HeaderMap) -> Response {
+    pub(crate) fn expired(&self, headers: &HeaderMap) -> Response {
         let language = Language::choose(&[], headers);
         let t = texts(language);
         self.message(
@@ -198,7 +198,7 @@ impl Pages {
         )
     }
 
-    pub fn denied(
+    pub(crate) fn denied(
         &self,
         reason: DenialReason,
         response: &AuthorizationResponse,
@@ -222,7 +222,7 @@ impl Pages {
         )
     }
 
-    pub fn busy(&self, headers: &HeaderMap) -> Response {
+    pub(crate) fn busy(&self, headers: &HeaderMap) -> Response {
         let language = Language::choose(&[], headers);
         let t = texts(language);
         let mut response = self.message(
@@ -241,7 +241,7 @@ impl Pages {
 
     /// The database cannot serve now: 503 with `Retry-After`, so the citizen (and any proxy)
     /// tries again shortly rather than seeing a server fault.
-    pub fn unavailable(&self, headers: &HeaderMap) -> Response {
+    pub(crate) fn unavailable(&self, headers: &HeaderMap) -> Response {
         let language = Language::choose(&[], headers);
         let t = texts(language);
         let mut response = self.message(
@@ -259,7 +259,7 @@ impl Pages {
         response
     }
 
-    pub fn internal(&self, headers: &HeaderMap) -> Response {
+    pub(crate) fn internal(&self, headers: &HeaderMap) -> Response {
         let language = Language::choose(&[], headers);
         let t = texts(language);
         self.message(
@@ -274,7 +274,7 @@ impl Pages {
 
     /// RP-Initiated Logout 1.0 2: ask the citizen before ending a session the request cannot
     /// be tied to.
-    pub fn logout_confirm(
+    pub(crate) fn logout_confirm(
         &self,
         csrf: &str,
         fields: &[(String, String)],
@@ -295,7 +295,7 @@ impl Pages {
 
     /// The logged-out page: front-channel iframes (Front-Channel Logout 1.0 3), then on to the
     /// client's post-logout URI. The CSP lets exactly those frames load.
-    pub fn logged_out(
+    pub(crate) fn logged_out(
         &self,
         frontchannel: &[String],
         redirect: Option<&str>,
@@ -342,7 +342,7 @@ impl Pages {
     }
 
     /// The citizen's sessions, or a notice that this browser has none.
-    pub fn account(
+    pub(crate) fn account(
         &self,
         view: Option<&crate::flows::account::AccountView>,
         ended: bool,
@@ -393,7 +393,12 @@ impl Pages {
     }
 
     /// Enrolment cannot go on: not logged in, a fresh login first, or not reachable.
-    pub fn enrolment_gate(&self, gate: &Gate, failed: bool, headers: &HeaderMap) -> Response {
+    pub(crate) fn enrolment_gate(
+        &self,
+        gate: &Gate,
+        failed: bool,
+        headers: &HeaderMap,
+    ) -> Response {
         let language = Language::choose(&[], headers);
         let t = texts(language);
         match gate {
@@ -444,7 +449,12 @@ impl Pages {
     }
 
     /// The authenticator-app form: QR code (SVG, rendered here), the otpauth URI and the secret.
-    pub fn totp_form(&self, form: &TotpForm, wrong_code: bool, headers: &HeaderMap) -> Response {
+    pub(crate) fn totp_form(
+        &self,
+        form: &TotpForm,
+        wrong_code: bool,
+        headers: &HeaderMap,
+    ) -> Response {
         let language = Language::choose(&[], headers);
         let t = texts(language);
         let qr_code = qrcode::QrCode::new(form.otpauth_uri.as_bytes())
@@ -475,7 +485,7 @@ impl Pages {
     }
 
     /// The passkey form: the registration options for `navigator.credentials.create`.
-    pub fn passkey_form(&self, form: &PasskeyForm, headers: &HeaderMap) -> Response {
+    pub(crate) fn passkey_form(&self, form: &PasskeyForm, headers: &HeaderMap) -> Response {
         let language = Language::choose(&[], headers);
         let t = texts(language);
         let body = self.render(
@@ -489,7 +499,7 @@ impl Pages {
         html(StatusCode::OK, body)
     }
 
-    pub fn enrolment_refused(&self, headers: &HeaderMap) -> Response {
+    pub(crate) fn enrolment_refused(&self, headers: &HeaderMap) -> Response {
         let language = Language::choose(&[], headers);
         let t = texts(language);
         self.message(
@@ -504,7 +514,11 @@ impl Pages {
 
     /// Sends the authorization response: a 303 redirect, or an auto-posting form (OAuth 2.0
     /// Form Post Response Mode) with a CSP nonce for its one script.
-    pub fn respond(&self, response: &AuthorizationResponse, headers: &HeaderMap) -> Response {
+    pub(crate) fn respond(
+        &self,
+        response: &AuthorizationResponse,
+        headers: &HeaderMap,
+    ) -> Response {
         match response.delivery() {
             Delivery::Redirect { location } => Redirect::to(&location).into_response(),
             Delivery::FormPost { action, fields } => {

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// The two languages of the pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Language {
+pub(crate) enum Language {
     Danish,
     English,
 }
@@ -21,7 +21,7 @@ impl Language {
 
     /// OIDC Core 3.1.2.1 `ui_locales` first, then `Accept-Language` (RFC 9110 12.5.4, in order
     /// of quality), then Danish.
-    pub fn choose(ui_locales: &[String], headers: &HeaderMap) -> Self {
+    pub(crate) fn choose(ui_locales: &[String], headers: &HeaderMap) -> Self {
         let pick = |tag: &str| {
             let primary = tag
                 .split(['-', '_'])
