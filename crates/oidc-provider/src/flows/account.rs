@@ -6,6 +6,8 @@
 
 use crate::context::Context;
 use crate::error::InternalError;
+use crate::flows;
+use crate::flows::logout;
 use crate::passkey::PasskeyError;
 use crate::session::SsoSession;
 use crate::store::Challenge;
@@ -188,10 +190,10 @@ pub async fn account(
     ctx: &Context,
     session_cookie: Option<&str>,
 ) -> Result<Option<AccountView>, InternalError> {
-    let Some(current) = crate::flows::account::live_session(ctx, session_cookie).await? else {
+    let Some(current) = live_session(ctx, session_cookie).await? else {
         return Ok(None);
     };
-    let Some(citizen) = crate::flows::active_citizen(ctx, current.citizen_id).await? else {
+    let Some(citizen) = flows::active_citizen(ctx, current.citizen_id).await? else {
         return Ok(None);
     };
     let at = ctx.clock.now();
@@ -248,10 +250,8 @@ pub async fn end_own_session(
     csrf_token: &str,
     sid: &str,
 ) -> Result<bool, InternalError> {
-    let (Some(cookie), Some(current)) = (
-        session_cookie,
-        crate::flows::account::live_session(ctx, session_cookie).await?,
-    ) else {
+    let (Some(cookie), Some(current)) = (session_cookie, live_session(ctx, session_cookie).await?)
+    else {
         return Ok(false);
     };
     if !bool::from(
@@ -267,7 +267,7 @@ pub async fn end_own_session(
     if target.citizen_id != current.citizen_id {
         return Ok(false);
     }
-    crate::flows::logout::end_everywhere(ctx, &target.sid, target.citizen_id).await?;
+    logout::end_everywhere(ctx, &target.sid, target.citizen_id).await?;
     Ok(true)
 }
 
@@ -286,13 +286,11 @@ pub(crate) async fn gate(
     enrolment: Enrolment,
     max_age: i64,
 ) -> Result<Gate, InternalError> {
-    let (Some(cookie), Some(session)) = (
-        session_cookie,
-        crate::flows::account::live_session(ctx, session_cookie).await?,
-    ) else {
+    let (Some(cookie), Some(session)) = (session_cookie, live_session(ctx, session_cookie).await?)
+    else {
         return Ok(Gate::NotLoggedIn);
     };
-    let Some(citizen) = crate::flows::active_citizen(ctx, session.citizen_id).await? else {
+    let Some(citizen) = flows::active_citizen(ctx, session.citizen_id).await? else {
         return Ok(Gate::NotLoggedIn);
     };
     let needs = enrolment.needs();
@@ -325,16 +323,14 @@ pub async fn reauthenticate(
     code: Option<&str>,
     ip: Option<String>,
 ) -> Result<Reauthentication, InternalError> {
-    let (Some(cookie), Some(session)) = (
-        session_cookie,
-        crate::flows::account::live_session(ctx, session_cookie).await?,
-    ) else {
+    let (Some(cookie), Some(session)) = (session_cookie, live_session(ctx, session_cookie).await?)
+    else {
         return Ok(Reauthentication::Failed(Gate::NotLoggedIn));
     };
     if !csrf_matches(cookie, csrf_token) {
         return Ok(Reauthentication::Failed(Gate::NotLoggedIn));
     }
-    let Some(citizen) = crate::flows::active_citizen(ctx, session.citizen_id).await? else {
+    let Some(citizen) = flows::active_citizen(ctx, session.citizen_id).await? else {
         return Ok(Reauthentication::Failed(Gate::NotLoggedIn));
     };
     if !enrolment.can_reauthenticate(citizen.has_totp) {
@@ -391,7 +387,7 @@ pub async fn totp_form(
     ctx: &Context,
     session_cookie: Option<&str>,
 ) -> Result<Result<TotpForm, Gate>, InternalError> {
-    let fresh = match crate::flows::account::gate(
+    let fresh = match gate(
         ctx,
         session_cookie,
         Enrolment::AuthenticatorApp,
@@ -419,7 +415,7 @@ pub async fn confirm_totp(
     enrolment: &str,
     code: &str,
 ) -> Result<EnrolmentOutcome, InternalError> {
-    let fresh = match crate::flows::account::gate(
+    let fresh = match gate(
         ctx,
         session_cookie,
         Enrolment::AuthenticatorApp,
@@ -466,14 +462,7 @@ pub async fn passkey_form(
     if !ctx.passkeys.is_available() {
         return Ok(Err(Gate::PasskeysOff));
     }
-    let fresh = match crate::flows::account::gate(
-        ctx,
-        session_cookie,
-        Enrolment::Passkey,
-        FRESH_LOGIN_SECONDS,
-    )
-    .await?
-    {
+    let fresh = match gate(ctx, session_cookie, Enrolment::Passkey, FRESH_LOGIN_SECONDS).await? {
         Gate::Ready(fresh) => fresh,
         other => return Ok(Err(other)),
     };
@@ -519,7 +508,7 @@ pub async fn finish_passkey(
     credential_json: &str,
     ip: Option<String>,
 ) -> Result<EnrolmentOutcome, InternalError> {
-    let fresh = match crate::flows::account::gate(
+    let fresh = match gate(
         ctx,
         session_cookie,
         Enrolment::Passkey,

@@ -2,14 +2,18 @@
 //! the SSO session (`prompt=none`, a session at the level asked for) or starts a pending login.
 
 use crate::authorize::{self, AuthorizeError, ErrorCode, PageError, Prompt};
-use crate::claims::{self};
+use crate::claims;
 use crate::context::Context;
 use crate::error::InternalError;
+use crate::flows;
+use crate::flows::client;
+use crate::flows::login;
 use crate::flows::login::{Browser, DenialReason, Step};
-use crate::level::{self};
+use crate::flows::signing;
+use crate::level;
 use crate::session::{self, Next, Requirements};
 use crate::store::{LoginState, PendingLogin};
-use crate::tokens::{self};
+use crate::tokens;
 use serde::Deserialize;
 
 /// The claims of an `id_token_hint` at `/authorize` that matter (signature, `iss` and `aud`
@@ -30,7 +34,7 @@ pub async fn authorize(
         Ok(raw) => raw,
         Err(page) => return Ok(Step::ErrorPage(page)),
     };
-    let client = crate::flows::client::find_client(ctx, raw.client_id()).await?;
+    let client = client::find_client(ctx, raw.client_id()).await?;
     let request = match authorize::validate(&raw, client.as_deref()) {
         Ok(request) => request,
         Err(AuthorizeError::ShowPage(page)) => return Ok(Step::ErrorPage(page)),
@@ -95,7 +99,7 @@ pub async fn authorize(
     };
     let live = session.filter(|session| session.is_live(&ctx.settings.session, at));
     let citizen = match &live {
-        Some(session) => crate::flows::active_citizen(ctx, session.citizen_id).await?,
+        Some(session) => flows::active_citizen(ctx, session.citizen_id).await?,
         None => None,
     };
     // A session whose citizen was suspended since counts as no session.
@@ -104,9 +108,7 @@ pub async fn authorize(
     // pairwise subject): never a code for the session's citizen. With prompt=none that is
     // login_required; otherwise the citizen logs in again.
     let hint_mismatch = match (&hinted_sub, &citizen) {
-        (Some(sub), Some(citizen)) => {
-            *sub != crate::flows::signing::subject(ctx, &client, citizen.id)
-        }
+        (Some(sub), Some(citizen)) => *sub != signing::subject(ctx, &client, citizen.id),
         _ => false,
     };
     if hint_mismatch && request.prompt == Prompt::None {
@@ -130,10 +132,7 @@ pub async fn authorize(
             };
             ctx.store.update_session_seen(&session.sid, at).await?;
             let browser = Browser::Cookie(browser_cookie);
-            crate::flows::login::finish_login(
-                ctx, &request, &client, &citizen, &session, browser, at,
-            )
-            .await
+            login::finish_login(ctx, &request, &client, &citizen, &session, browser, at).await
         }
         Next::Fail(code) => {
             let error_code = if code == "interaction_required" {
@@ -174,9 +173,7 @@ pub async fn authorize(
             // A step-up asks only for the missing factor: the app for Substantial, a
             // passkey for High. A citizen with neither cannot reach the level.
             let step_up_factor = match (&citizen, step_up) {
-                (Some(citizen), true) => {
-                    crate::flows::login::second_factor_for(ctx, citizen, level).await?
-                }
+                (Some(citizen), true) => login::second_factor_for(ctx, citizen, level).await?,
                 _ => None,
             };
             if step_up && step_up_factor.is_none() {

@@ -1,7 +1,10 @@
 //! Revocation (RFC 7009) and introspection (RFC 7662), both behind client authentication.
 
 use crate::context::Context;
+use crate::flows::client;
 use crate::flows::error::OAuthError;
+use crate::flows::signing;
+use crate::flows::token::refresh;
 use crate::flows::token::refresh::Revocation;
 use crate::flows::token::single;
 use crate::grant::ClientSid;
@@ -15,7 +18,7 @@ pub async fn revoke(
     form: &[(String, String)],
     authorization: Option<&str>,
 ) -> Result<(), OAuthError> {
-    let client = crate::flows::client::authenticate_client(ctx, form, authorization).await?;
+    let client = client::authenticate_client(ctx, form, authorization).await?;
     let token =
         single(form, "token")?.ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
     let at = ctx.clock.now();
@@ -25,7 +28,7 @@ pub async fn revoke(
         .await?
     {
         if row.client_id == client.id {
-            crate::flows::token::refresh::revoke_family(ctx, &row, at, Revocation::Client).await?;
+            refresh::revoke_family(ctx, &row, at, Revocation::Client).await?;
         }
         return Ok(());
     }
@@ -49,7 +52,7 @@ pub async fn introspect(
     form: &[(String, String)],
     authorization: Option<&str>,
 ) -> Result<Value, OAuthError> {
-    let client = crate::flows::client::authenticate_client(ctx, form, authorization).await?;
+    let client = client::authenticate_client(ctx, form, authorization).await?;
     let token =
         single(form, "token")?.ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
     let inactive = json!({ "active": false });
@@ -77,7 +80,7 @@ pub async fn introspect(
             "token_type": "refresh_token",
             "scope": row.scopes.join(" "),
             "client_id": row.client_id,
-            "sub": crate::flows::signing::subject(ctx, &client, row.citizen_id),
+            "sub": signing::subject(ctx, &client, row.citizen_id),
             "iss": ctx.settings.issuer,
             "iat": row.created_at,
             "exp": row.expires_at,

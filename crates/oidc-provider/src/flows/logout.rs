@@ -3,6 +3,7 @@
 
 use crate::context::Context;
 use crate::error::InternalError;
+use crate::flows::signing;
 use crate::outbound::OutboundError;
 use crate::store::{Delivery, NewDelivery};
 use crate::tokens::{self, LogoutTokenClaims, BACKCHANNEL_LOGOUT_EVENT};
@@ -177,8 +178,7 @@ pub async fn end_session(
             params: params.to_vec(),
         });
     }
-    let frontchannel =
-        crate::flows::logout::end_everywhere(ctx, &session.sid, session.citizen_id).await?;
+    let frontchannel = end_everywhere(ctx, &session.sid, session.citizen_id).await?;
     Ok(LogoutStep::Done {
         frontchannel,
         redirect,
@@ -238,7 +238,7 @@ pub async fn end_everywhere(
     if !deliveries.is_empty() {
         let provider = ctx.clone();
         tokio::spawn(async move {
-            if let Err(error) = crate::flows::logout::deliver_due_logouts(&provider).await {
+            if let Err(error) = deliver_due_logouts(&provider).await {
                 tracing::warn!(%error, "back-channel logout delivery failed");
             }
         });
@@ -266,7 +266,7 @@ pub async fn deliver_due_logouts(ctx: &Context) -> Result<usize, InternalError> 
         // others. The lease keeps every other node (and the next tick) off this row.
         let provider = ctx.clone();
         tokio::spawn(async move {
-            if let Err(error) = crate::flows::logout::attempt_delivery(&provider, delivery).await {
+            if let Err(error) = attempt_delivery(&provider, delivery).await {
                 tracing::warn!(%error, "back-channel logout delivery failed");
             }
         });
@@ -288,7 +288,7 @@ pub(crate) async fn attempt_delivery(
         Some((client, uri))
     }) else {
         ctx.store.delete_delivery(&delivery.id).await?;
-        return crate::flows::logout::audit_delivery(
+        return audit_delivery(
             ctx,
             &delivery,
             "client has no back-channel endpoint",
@@ -299,7 +299,7 @@ pub(crate) async fn attempt_delivery(
     let at = ctx.clock.now();
     let claims = LogoutTokenClaims {
         iss: ctx.settings.issuer.clone(),
-        sub: crate::flows::signing::subject(ctx, &client, delivery.citizen_id),
+        sub: signing::subject(ctx, &client, delivery.citizen_id),
         aud: client.id.clone(),
         iat: at,
         exp: at + LOGOUT_TOKEN_LIFETIME_SECONDS,
@@ -307,7 +307,7 @@ pub(crate) async fn attempt_delivery(
         sid: delivery.client_sid.to_string(),
         events: serde_json::json!({ BACKCHANNEL_LOGOUT_EVENT: {} }),
     };
-    let token = crate::flows::signing::sign(ctx, client.id_token_alg, Some("logout+jwt"), &claims)?;
+    let token = signing::sign(ctx, client.id_token_alg, Some("logout+jwt"), &claims)?;
     let outcome = match ctx
         .http
         .post_form(&uri, &[("logout_token", token.as_str())])
@@ -316,7 +316,7 @@ pub(crate) async fn attempt_delivery(
         Ok(status) if status.is_success() => {
             let outcome = format!("delivered ({})", status.as_u16());
             ctx.store.delete_delivery(&delivery.id).await?;
-            return crate::flows::logout::audit_delivery(ctx, &delivery, &outcome, attempt).await;
+            return audit_delivery(ctx, &delivery, &outcome, attempt).await;
         }
         Ok(status) => format!("refused ({})", status.as_u16()),
         Err(OutboundError::Timeout) => "timed out".to_owned(),
@@ -336,7 +336,7 @@ pub(crate) async fn attempt_delivery(
         }
         None => {
             ctx.store.delete_delivery(&delivery.id).await?;
-            crate::flows::logout::audit_delivery(ctx, &delivery, &outcome, attempt).await
+            audit_delivery(ctx, &delivery, &outcome, attempt).await
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::client::Client;
 use crate::context::Context;
 use crate::error::InternalError;
 use crate::flows::audit_kind;
-use crate::level::{self};
+use crate::level;
 use citizen_registry::audit::AuditEvent;
 use citizen_registry::Citizen;
 

@@ -59,5 +59,5 @@ pub(crate) fn mint_access_token(
         amr: Some(grant.amr.clone()),
         sid: Some(grant.client_sid.to_string()),
     };
-    crate::flows::signing::sign(ctx, SigningAlg::ES256, Some("at+jwt"), &claims)
+    sign(ctx, SigningAlg::ES256, Some("at+jwt"), &claims)
 }

@@ -4,9 +4,13 @@
 use crate::client::Client;
 use crate::context::Context;
 use crate::error::InternalError;
+use crate::flows;
 use crate::flows::audit_kind;
+use crate::flows::client;
 use crate::flows::error::OAuthError;
+use crate::flows::release;
 use crate::flows::release::{level_claims, ReleaseTarget};
+use crate::flows::signing;
 use crate::grant::ClientSid;
 use crate::session::SsoSession;
 use crate::tokens::AccessTokenClaims;
@@ -53,13 +57,13 @@ pub(crate) async fn bearer_grant(
     let Some(session) = session.filter(|session| session.ended_at.is_none()) else {
         return invalid("the login session has ended");
     };
-    let Some(client) = crate::flows::client::find_client(ctx, &claims.client_id).await? else {
+    let Some(client) = client::find_client(ctx, &claims.client_id).await? else {
         return invalid("the client no longer exists");
     };
-    let Some(citizen) = crate::flows::active_citizen(ctx, session.citizen_id).await? else {
+    let Some(citizen) = flows::active_citizen(ctx, session.citizen_id).await? else {
         return invalid("the citizen can no longer log in");
     };
-    if crate::flows::signing::subject(ctx, &client, citizen.id) != claims.sub {
+    if signing::subject(ctx, &client, citizen.id) != claims.sub {
         return invalid("the access token does not match its session");
     }
     Ok(BearerGrant {
@@ -152,7 +156,7 @@ pub async fn userinfo(ctx: &Context, access_token: &str) -> Result<serde_json::V
         "session_expiry".into(),
         session.expires_at(&ctx.settings.session).into(),
     );
-    let released = crate::flows::release::release_claims(
+    let released = release::release_claims(
         ctx,
         &client,
         &citizen,

@@ -2,10 +2,13 @@
 //! organisation they work for, or a power of attorney (docs/NEMLOGIN.md).
 
 use crate::authorize::AuthorizationRequest;
-use crate::claims::{self};
+use crate::claims;
 use crate::client::Client;
 use crate::context::Context;
 use crate::error::InternalError;
+use crate::flows;
+use crate::flows::client;
+use crate::flows::login;
 use crate::flows::login::{FormOutcome, Step};
 use crate::flows::release::may_name_principal;
 use crate::session::SsoSession;
@@ -67,15 +70,13 @@ pub(crate) async fn choice_state(
     let Some(session) = session.filter(|session| session.ended_at.is_none()) else {
         return Ok(None);
     };
-    let Some(citizen) = crate::flows::active_citizen(ctx, session.citizen_id).await? else {
+    let Some(citizen) = flows::active_citizen(ctx, session.citizen_id).await? else {
         return Ok(None);
     };
-    let Some(client) = crate::flows::client::find_client(ctx, &request.client_id).await? else {
+    let Some(client) = client::find_client(ctx, &request.client_id).await? else {
         return Ok(None);
     };
-    match crate::flows::login::choice::choices(ctx, request, &client, &citizen, ctx.clock.now())
-        .await?
-    {
+    match choices(ctx, request, &client, &citizen, ctx.clock.now()).await? {
         Choices::Ask(options) => Ok(Some(ChoiceState {
             session,
             citizen,
@@ -95,7 +96,7 @@ pub async fn submit_choice(
     value: &str,
 ) -> Result<FormOutcome, InternalError> {
     let Some(pending) =
-        crate::flows::login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
+        login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
     else {
         return Ok(FormOutcome::Expired);
     };
@@ -107,7 +108,7 @@ pub async fn submit_choice(
         citizen,
         client,
         options,
-    }) = crate::flows::login::choice::choice_state(ctx, &pending.request, sid).await?
+    }) = choice_state(ctx, &pending.request, sid).await?
     else {
         return Ok(FormOutcome::Expired);
     };
@@ -122,7 +123,7 @@ pub async fn submit_choice(
         return Ok(FormOutcome::Expired);
     }
     let at = ctx.clock.now();
-    let response = crate::flows::login::issue_code(
+    let response = login::issue_code(
         ctx,
         &pending.request,
         &client,

@@ -9,13 +9,14 @@ use crate::claims::ClaimsRequest;
 use crate::client::Client;
 use crate::context::Context;
 use crate::error::InternalError;
+use crate::flows::client;
 use crate::flows::login::choice::{Choice, ChoiceOption, Choices};
 use crate::flows::release::ReleaseContext;
 use crate::level::{self, SecondFactor};
 use crate::passkey::PasskeyError;
 use crate::session::SsoSession;
 use crate::store::{LoginState, NewCode, PendingLogin};
-use crate::tokens::{self};
+use crate::tokens;
 use citizen_registry::{AssuranceLevel, Citizen};
 use subtle::ConstantTimeEq;
 
@@ -173,8 +174,8 @@ pub(crate) async fn view_with_challenge(
     ctx: &Context,
     mut pending: PendingLogin,
 ) -> Result<Option<LoginView>, InternalError> {
-    let name = crate::flows::login::client_name(ctx, &pending.request.client_id).await?;
-    let mut view = crate::flows::login::view(ctx, &pending, name);
+    let name = client_name(ctx, &pending.request.client_id).await?;
+    let mut view = view(ctx, &pending, name);
     let LoginState::SecondFactor {
         citizen_id,
         factor: SecondFactor::Passkey,
@@ -201,7 +202,7 @@ pub(crate) async fn view_with_challenge(
 }
 
 pub(crate) async fn client_name(ctx: &Context, client_id: &str) -> Result<String, InternalError> {
-    Ok(crate::flows::client::find_client(ctx, client_id)
+    Ok(client::find_client(ctx, client_id)
         .await?
         .map_or_else(|| client_id.to_owned(), |client| client.name.clone()))
 }
@@ -212,19 +213,18 @@ pub async fn login_view(
     pending_id: &str,
     browser_cookie: Option<&str>,
 ) -> Result<Option<LoginView>, InternalError> {
-    let Some(pending) = crate::flows::login::pending(ctx, pending_id, browser_cookie).await? else {
+    let Some(pending) = pending(ctx, pending_id, browser_cookie).await? else {
         return Ok(None);
     };
     let LoginState::Choice { sid } = &pending.state else {
         // The password and second-factor stages (a passkey stage gets a new challenge).
-        return crate::flows::login::view_with_challenge(ctx, pending).await;
+        return view_with_challenge(ctx, pending).await;
     };
-    let Some(state) = crate::flows::login::choice::choice_state(ctx, &pending.request, sid).await?
-    else {
+    let Some(state) = choice::choice_state(ctx, &pending.request, sid).await? else {
         return Ok(None);
     };
-    let name = crate::flows::login::client_name(ctx, &pending.request.client_id).await?;
-    let mut view = crate::flows::login::view(ctx, &pending, name);
+    let name = client_name(ctx, &pending.request.client_id).await?;
+    let mut view = view(ctx, &pending, name);
     view.choices = state
         .options
         .into_iter()
@@ -246,10 +246,9 @@ pub(crate) async fn finish_login(
     browser: Browser<'_>,
     at: i64,
 ) -> Result<Step, InternalError> {
-    match crate::flows::login::choice::choices(ctx, request, client, citizen, at).await? {
+    match choice::choices(ctx, request, client, citizen, at).await? {
         Choices::Decided(choice) => Ok(Step::Respond(
-            crate::flows::login::issue_code(ctx, request, client, citizen, session, choice, at)
-                .await?,
+            issue_code(ctx, request, client, citizen, session, choice, at).await?,
         )),
         Choices::Denied(description) => Ok(Step::Respond(
             request
@@ -305,7 +304,7 @@ pub(crate) async fn pending_for_form(
     browser_cookie: Option<&str>,
     csrf_token: &str,
 ) -> Result<Option<PendingLogin>, InternalError> {
-    let Some(pending) = crate::flows::login::pending(ctx, pending_id, browser_cookie).await? else {
+    let Some(pending) = pending(ctx, pending_id, browser_cookie).await? else {
         return Ok(None);
     };
     if !bool::from(csrf_token.as_bytes().ct_eq(pending.csrf_token.as_bytes())) {
@@ -322,9 +321,7 @@ pub async fn cancel(
     browser_cookie: Option<&str>,
     csrf_token: &str,
 ) -> Result<Option<AuthorizationResponse>, InternalError> {
-    let Some(pending) =
-        crate::flows::login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
-    else {
+    let Some(pending) = pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await? else {
         return Ok(None);
     };
     ctx.store.delete_pending(&pending.id).await?;

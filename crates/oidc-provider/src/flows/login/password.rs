@@ -3,8 +3,10 @@
 
 use crate::context::Context;
 use crate::error::InternalError;
+use crate::flows::login;
+use crate::flows::login::second_factor;
 use crate::flows::login::{FormOutcome, FormProblem};
-use crate::level::{self};
+use crate::level;
 use crate::store::LoginState;
 use citizen_registry::{AuthenticationError, LoginContext, RegistryError};
 use secrecy::SecretString;
@@ -20,7 +22,7 @@ pub async fn submit_password(
     ip: Option<String>,
 ) -> Result<FormOutcome, InternalError> {
     let Some(pending) =
-        crate::flows::login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
+        login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
     else {
         return Ok(FormOutcome::Expired);
     };
@@ -44,9 +46,9 @@ pub async fn submit_password(
             return Err(InternalError::Registry(RegistryError::Storage(error)))
         }
         Err(_) => {
-            let name = crate::flows::login::client_name(ctx, &pending.request.client_id).await?;
+            let name = login::client_name(ctx, &pending.request.client_id).await?;
             return Ok(FormOutcome::Retry(
-                crate::flows::login::view(ctx, &pending, name),
+                login::view(ctx, &pending, name),
                 FormProblem::InvalidCredentials,
             ));
         }
@@ -54,5 +56,5 @@ pub async fn submit_password(
     let mut amr = Vec::new();
     level::add_factor(&mut amr, &["pwd"]);
     let auth_time = ctx.clock.now();
-    crate::flows::login::second_factor::after_factor(ctx, pending, citizen, amr, auth_time).await
+    second_factor::after_factor(ctx, pending, citizen, amr, auth_time).await
 }

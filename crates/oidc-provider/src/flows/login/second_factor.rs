@@ -4,6 +4,9 @@
 use crate::authorize::ErrorCode;
 use crate::context::Context;
 use crate::error::InternalError;
+use crate::flows;
+use crate::flows::client;
+use crate::flows::login;
 use crate::flows::login::{
     Browser, DenialReason, FormOutcome, FormProblem, NewSession, Step, MAX_CODE_FAILURES,
 };
@@ -11,7 +14,7 @@ use crate::level::{self, SecondFactor};
 use crate::passkey::PasskeyError;
 use crate::session::SsoSession;
 use crate::store::{LoginState, PendingLogin};
-use crate::tokens::{self};
+use crate::tokens;
 use citizen_registry::{AssuranceLevel, Citizen, LoginContext, PasskeyFailure, TotpOutcome};
 
 /// The one-time code form (the second factor, or a step-up).
@@ -24,7 +27,7 @@ pub async fn submit_code(
     ip: Option<String>,
 ) -> Result<FormOutcome, InternalError> {
     let Some(pending) =
-        crate::flows::login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
+        login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
     else {
         return Ok(FormOutcome::Expired);
     };
@@ -42,30 +45,16 @@ pub async fn submit_code(
         ip,
         client_id: Some(pending.request.client_id.clone()),
     };
-    let Some(citizen) = crate::flows::active_citizen(ctx, citizen_id).await? else {
+    let Some(citizen) = flows::active_citizen(ctx, citizen_id).await? else {
         return Ok(FormOutcome::Expired);
     };
     match ctx.registry.verify_totp(citizen_id, code, &context).await? {
         TotpOutcome::Accepted => {
             level::add_factor(&mut amr, SecondFactor::OneTimeCode.amr());
             // auth_time: when the factor that completes the level was verified.
-            crate::flows::login::second_factor::after_factor(
-                ctx,
-                pending,
-                citizen,
-                amr,
-                ctx.clock.now(),
-            )
-            .await
+            after_factor(ctx, pending, citizen, amr, ctx.clock.now()).await
         }
-        TotpOutcome::Rejected => {
-            crate::flows::login::second_factor::factor_rejected(
-                ctx,
-                pending,
-                FormProblem::WrongCode,
-            )
-            .await
-        }
+        TotpOutcome::Rejected => factor_rejected(ctx, pending, FormProblem::WrongCode).await,
     }
 }
 
@@ -79,7 +68,7 @@ pub async fn submit_passkey(
     ip: Option<String>,
 ) -> Result<FormOutcome, InternalError> {
     let Some(mut pending) =
-        crate::flows::login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
+        login::pending_for_form(ctx, pending_id, browser_cookie, csrf_token).await?
     else {
         return Ok(FormOutcome::Expired);
     };
@@ -99,16 +88,11 @@ pub async fn submit_passkey(
         ip,
         client_id: Some(pending.request.client_id.clone()),
     };
-    let Some(citizen) = crate::flows::active_citizen(ctx, citizen_id).await? else {
+    let Some(citizen) = flows::active_citizen(ctx, citizen_id).await? else {
         return Ok(FormOutcome::Expired);
     };
     let Some(challenge) = challenge else {
-        return crate::flows::login::second_factor::factor_rejected(
-            ctx,
-            pending,
-            FormProblem::PasskeyRejected,
-        )
-        .await;
+        return factor_rejected(ctx, pending, FormProblem::PasskeyRejected).await;
     };
     let stored = ctx.registry.passkeys(citizen_id).await?;
     let verified = ctx
@@ -126,12 +110,7 @@ pub async fn submit_passkey(
             ctx.registry
                 .passkey_failed(citizen_id, failure, &context)
                 .await?;
-            return crate::flows::login::second_factor::factor_rejected(
-                ctx,
-                pending,
-                FormProblem::PasskeyRejected,
-            )
-            .await;
+            return factor_rejected(ctx, pending, FormProblem::PasskeyRejected).await;
         }
     };
     if !ctx
@@ -147,16 +126,10 @@ pub async fn submit_passkey(
         ctx.registry
             .passkey_failed(citizen_id, PasskeyFailure::UnknownCredential, &context)
             .await?;
-        return crate::flows::login::second_factor::factor_rejected(
-            ctx,
-            pending,
-            FormProblem::PasskeyRejected,
-        )
-        .await;
+        return factor_rejected(ctx, pending, FormProblem::PasskeyRejected).await;
     }
     level::add_factor(&mut amr, SecondFactor::Passkey.amr());
-    crate::flows::login::second_factor::after_factor(ctx, pending, citizen, amr, ctx.clock.now())
-        .await
+    after_factor(ctx, pending, citizen, amr, ctx.clock.now()).await
 }
 
 /// A wrong code or refused passkey: count it; after too many, the login ends with
@@ -197,7 +170,7 @@ pub(crate) async fn factor_rejected(
     ctx.store
         .update_pending_state(&pending.id, &pending.state)
         .await?;
-    match crate::flows::login::view_with_challenge(ctx, pending).await? {
+    match login::view_with_challenge(ctx, pending).await? {
         Some(view) => Ok(FormOutcome::Retry(view, problem)),
         None => Ok(FormOutcome::Expired),
     }
@@ -232,9 +205,7 @@ pub(crate) async fn after_factor(
     }
     let aal = level::authenticator_level(&amr).unwrap_or(AssuranceLevel::Low);
     if aal < pending.level {
-        let Some(factor) =
-            crate::flows::login::second_factor_for(ctx, &citizen, pending.level).await?
-        else {
+        let Some(factor) = login::second_factor_for(ctx, &citizen, pending.level).await? else {
             ctx.store.delete_pending(&pending.id).await?;
             return Ok(FormOutcome::Next(
                 denied(
@@ -275,8 +246,7 @@ pub(crate) async fn after_factor(
         return Ok(FormOutcome::Expired);
     }
     let at = ctx.clock.now();
-    let Some(client) = crate::flows::client::find_client(ctx, &pending.request.client_id).await?
-    else {
+    let Some(client) = client::find_client(ctx, &pending.request.client_id).await? else {
         return Ok(FormOutcome::Expired);
     };
     let step_up_sid = match &pending.state {
@@ -320,7 +290,7 @@ pub(crate) async fn after_factor(
         }
     };
     let browser = Browser::Hash(pending.browser_hash.clone());
-    let step = crate::flows::login::finish_login(
+    let step = login::finish_login(
         ctx,
         &pending.request,
         &client,

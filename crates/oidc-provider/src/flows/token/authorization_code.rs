@@ -4,8 +4,12 @@
 use crate::client::Client;
 use crate::context::Context;
 use crate::error::InternalError;
+use crate::flows;
 use crate::flows::error::OAuthError;
+use crate::flows::release;
 use crate::flows::release::{level_claims, ReleaseTarget};
+use crate::flows::signing;
+use crate::flows::token::refresh;
 use crate::flows::token::refresh::Revocation;
 use crate::flows::token::TokenResponse;
 use crate::flows::Grant;
@@ -45,7 +49,7 @@ pub(crate) async fn exchange_code(
         ));
     }
     if row.redeemed_at.is_some() {
-        crate::flows::token::authorization_code::revoke_grant(ctx, &row).await?;
+        revoke_grant(ctx, &row).await?;
         return Err(OAuthError::InvalidGrant(
             "the code was already used; tokens issued from it are revoked".into(),
         ));
@@ -59,7 +63,7 @@ pub(crate) async fn exchange_code(
             "the login session has ended".into(),
         ));
     }
-    let Some(citizen) = crate::flows::active_citizen(ctx, row.citizen_id).await? else {
+    let Some(citizen) = flows::active_citizen(ctx, row.citizen_id).await? else {
         return Err(OAuthError::InvalidGrant(
             "the citizen can no longer log in".into(),
         ));
@@ -71,7 +75,7 @@ pub(crate) async fn exchange_code(
     };
     let AuthorizationCode { scopes, amr, .. } = row.clone();
     let jti = tokens::random_token().map_err(InternalError::from)?;
-    let sub = crate::flows::signing::subject(ctx, client, citizen.id);
+    let sub = signing::subject(ctx, client, citizen.id);
     let grant = Grant {
         client_id: client.id.clone(),
         citizen_id: citizen.id,
@@ -82,7 +86,7 @@ pub(crate) async fn exchange_code(
         amr: amr.clone(),
         auth_time: row.auth_time,
     };
-    let access_token = crate::flows::signing::mint_access_token(
+    let access_token = signing::mint_access_token(
         ctx,
         &grant,
         &sub,
@@ -90,12 +94,11 @@ pub(crate) async fn exchange_code(
         at,
         ctx.settings.access_token_lifetime_seconds,
     )?;
-    let refresh =
-        crate::flows::token::refresh::prepare_refresh_token(ctx, client, &grant, &jti, at).await?;
+    let refresh = refresh::prepare_refresh_token(ctx, client, &grant, &jti, at).await?;
     // The release is audited before the code is spent: if the audit cannot be written the
     // code stays unused and the client may retry. Only a concurrent redemption of the same
     // code, refused below, leaves an audited release that was not delivered.
-    let mut released = crate::flows::release::release_claims(
+    let mut released = release::release_claims(
         ctx,
         client,
         &citizen,
@@ -122,7 +125,7 @@ pub(crate) async fn exchange_code(
         sid: client_sid.to_string(),
         claims: released,
     };
-    let id_token = crate::flows::signing::sign(ctx, client.id_token_alg, Some("JWT"), &id_claims)?;
+    let id_token = signing::sign(ctx, client.id_token_alg, Some("JWT"), &id_claims)?;
     // Spending the code and storing the refresh token are one transaction: a client that
     // got an error (503 while the database is unavailable) can retry with the same code.
     if !ctx
@@ -132,7 +135,7 @@ pub(crate) async fn exchange_code(
     {
         // Another request redeemed it between our read and write: treat as reuse.
         if let Some(row) = ctx.store.find_code(&code_hash).await? {
-            crate::flows::token::authorization_code::revoke_grant(ctx, &row).await?;
+            revoke_grant(ctx, &row).await?;
         }
         return Err(OAuthError::InvalidGrant(
             "the code was already used; tokens issued from it are revoked".into(),
@@ -165,13 +168,7 @@ pub(crate) async fn revoke_grant(
             .find_refresh_token_of_code(&row.sid, &row.client_id, jti)
             .await?
         {
-            crate::flows::token::refresh::revoke_family(
-                ctx,
-                &refresh,
-                ctx.clock.now(),
-                Revocation::CodeReuse,
-            )
-            .await?;
+            refresh::revoke_family(ctx, &refresh, ctx.clock.now(), Revocation::CodeReuse).await?;
         }
     }
     tracing::warn!(client_id = %row.client_id, "authorization code reused; its tokens were revoked");

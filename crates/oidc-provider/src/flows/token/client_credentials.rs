@@ -5,6 +5,7 @@ use crate::client::{Client, ClientAuthMethod};
 use crate::context::Context;
 use crate::error::InternalError;
 use crate::flows::error::OAuthError;
+use crate::flows::signing;
 use crate::flows::token::TokenResponse;
 use crate::tokens::{self, AccessTokenClaims};
 
@@ -49,8 +50,7 @@ pub(crate) fn client_credentials(
         amr: None,
         sid: None,
     };
-    let access_token =
-        crate::flows::signing::sign(ctx, client.id_token_alg, Some("at+jwt"), &claims)?;
+    let access_token = signing::sign(ctx, client.id_token_alg, Some("at+jwt"), &claims)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -5,6 +5,7 @@ pub mod client_credentials;
 pub mod refresh;
 
 use crate::context::Context;
+use crate::flows::client;
 use crate::flows::error::OAuthError;
 use serde::Serialize;
 
@@ -30,7 +31,7 @@ pub async fn token(
     let single = |name: &str| single(form, name);
     let grant_type = single("grant_type")?
         .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?;
-    let client = crate::flows::client::authenticate_client(ctx, form, authorization).await?;
+    let client = client::authenticate_client(ctx, form, authorization).await?;
     match grant_type {
         "authorization_code" => {
             let code =
@@ -40,24 +41,15 @@ pub async fn token(
             let verifier = single("code_verifier")?.ok_or_else(|| {
                 OAuthError::invalid_request("code_verifier is missing (PKCE is required)")
             })?;
-            crate::flows::token::authorization_code::exchange_code(
-                ctx,
-                &client,
-                code,
-                redirect_uri,
-                verifier,
-            )
-            .await
+            authorization_code::exchange_code(ctx, &client, code, redirect_uri, verifier).await
         }
-        "client_credentials" => crate::flows::token::client_credentials::client_credentials(
-            ctx,
-            &client,
-            single("scope")?,
-        ),
+        "client_credentials" => {
+            client_credentials::client_credentials(ctx, &client, single("scope")?)
+        }
         "refresh_token" => {
             let token = single("refresh_token")?
                 .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
-            crate::flows::token::refresh::refresh(ctx, &client, token, single("scope")?).await
+            refresh::refresh(ctx, &client, token, single("scope")?).await
         }
         other => Err(OAuthError::UnsupportedGrantType(
             format!("grant_type {other} is not supported").into(),

@@ -4,11 +4,13 @@
 use crate::client::Client;
 use crate::context::Context;
 use crate::error::InternalError;
+use crate::flows;
 use crate::flows::error::OAuthError;
+use crate::flows::signing;
 use crate::flows::token::TokenResponse;
 use crate::flows::Grant;
 use crate::store::RefreshToken;
-use crate::tokens::{self};
+use crate::tokens;
 use citizen_registry::audit::AuditEvent;
 
 /// Why a refresh token family is revoked (the audit event kind and actor follow from it).
@@ -94,8 +96,7 @@ pub(crate) async fn refresh(
         ));
     }
     if row.used_at.is_some() {
-        crate::flows::token::refresh::revoke_family(ctx, &row, at, Revocation::RefreshReuse)
-            .await?;
+        revoke_family(ctx, &row, at, Revocation::RefreshReuse).await?;
         return Err(OAuthError::InvalidGrant(
             "the refresh token was already used; its grant is revoked".into(),
         ));
@@ -114,7 +115,7 @@ pub(crate) async fn refresh(
             ));
         }
     }
-    let Some(citizen) = crate::flows::active_citizen(ctx, row.citizen_id).await? else {
+    let Some(citizen) = flows::active_citizen(ctx, row.citizen_id).await? else {
         return Err(OAuthError::InvalidGrant(
             "the citizen can no longer log in".into(),
         ));
@@ -147,13 +148,12 @@ pub(crate) async fn refresh(
         auth_time: row.auth_time,
     };
     let jti = tokens::random_token().map_err(InternalError::from)?;
-    let sub = crate::flows::signing::subject(ctx, client, citizen.id);
+    let sub = signing::subject(ctx, client, citizen.id);
     let lifetime = ctx
         .settings
         .access_token_lifetime_seconds
         .min(row.expires_at - at);
-    let access_token =
-        crate::flows::signing::mint_access_token(ctx, &grant, &sub, jti.clone(), at, lifetime)?;
+    let access_token = signing::mint_access_token(ctx, &grant, &sub, jti.clone(), at, lifetime)?;
     let next = tokens::random_token().map_err(InternalError::from)?;
     let successor = RefreshToken {
         token_hash: tokens::sha256_hex(&next),
@@ -171,8 +171,7 @@ pub(crate) async fn refresh(
         .rotate_refresh_token(&token_hash, at, &successor)
         .await?
     {
-        crate::flows::token::refresh::revoke_family(ctx, &row, at, Revocation::RefreshReuse)
-            .await?;
+        revoke_family(ctx, &row, at, Revocation::RefreshReuse).await?;
         return Err(OAuthError::InvalidGrant(
             "the refresh token was already used; its grant is revoked".into(),
         ));
