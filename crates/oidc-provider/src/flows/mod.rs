@@ -26,6 +26,8 @@ pub mod audit_kind {
     pub const CPR_MATCH: &str = "cpr_match.checked";
 }
 
+/// The citizen behind a session, code or token, if they may still use it: `None` once the
+/// citizen is gone or no longer active (every flow then refuses as if the grant had ended).
 pub(crate) async fn active_citizen(
     ctx: &Context,
     citizen_id: Uuid,
