@@ -3,7 +3,7 @@
 use crate::settings::DatabaseSettings;
 use secrecy::ExposeSecret;
 use sqlx::any::AnyPoolOptions;
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -230,11 +230,71 @@ pub fn expected_migrations(backend: Backend) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }
 
+/// Applied migrations whose files were since edited in comments only: (version, the SHA-384
+/// sqlx recorded for the file as it was). sqlx refuses a database whose recorded checksum
+/// differs from the file's; for these the old checksum is known to mean the same SQL, so it is
+/// replaced by the current one before migrating. Anything else that differs is still refused.
+const COMMENT_ONLY_EDITS: &[(i64, &str)] = &[
+    // 0007: its first comment cited "NEMLOGIN.md" before the domain document lived in docs/.
+    (
+        7,
+        "6da53c985889173578a9c5c986bcde190b66d042c85cc123dc6db12a312ad4b15cc4273976abdd35451cc23c8a5b90b5",
+    ),
+];
+
 /// Applies the migrations of the backend (`migrations/sqlite` or `migrations/postgres`).
 pub async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), DatabaseError> {
-    match backend {
-        Backend::Sqlite => SQLITE_MIGRATIONS.run(pool).await?,
-        Backend::Postgres => POSTGRES_MIGRATIONS.run(pool).await?,
+    let migrator = match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    };
+    accept_comment_only_edits(pool, backend, migrator).await?;
+    migrator.run(pool).await?;
+    Ok(())
+}
+
+/// Rewrites the recorded checksum of each migration in [`COMMENT_ONLY_EDITS`] from its old
+/// value to the file's current one (a compare-and-set: any other recorded value is left for
+/// sqlx to refuse). Nothing to do on a database sqlx has not migrated yet.
+async fn accept_comment_only_edits(
+    pool: &AnyPool,
+    backend: Backend,
+    migrator: &Migrator,
+) -> Result<(), DatabaseError> {
+    let exists = match backend {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() \
+             AND table_name = '_sqlx_migrations'"
+        }
+    };
+    let tables: i64 = sqlx::query_scalar(exists)
+        .fetch_one(pool)
+        .await
+        .map_err(MigrateError::Execute)?;
+    if tables == 0 {
+        return Ok(());
+    }
+    for (version, old_checksum) in COMMENT_ONLY_EDITS {
+        let (Some(migration), Ok(old_checksum)) = (
+            migrator
+                .iter()
+                .find(|migration| migration.version == *version),
+            hex::decode(old_checksum),
+        ) else {
+            continue;
+        };
+        sqlx::query(
+            "UPDATE _sqlx_migrations SET checksum = $1 WHERE version = $2 AND checksum = $3",
+        )
+        .bind(migration.checksum.to_vec())
+        .bind(*version)
+        .bind(old_checksum)
+        .execute(pool)
+        .await
+        .map_err(MigrateError::Execute)?;
     }
     Ok(())
 }

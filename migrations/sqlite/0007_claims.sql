@@ -1,4 +1,4 @@
--- Identity data and privacy (NEMLOGIN.md section 3).
+-- Identity data and privacy (docs/NEMLOGIN.md section 3).
 
 -- What a client may learn (owned by crates/oidc-provider). Flags are 0/1.
 ALTER TABLE clients ADD COLUMN public_authority BIGINT NOT NULL DEFAULT 0;

@@ -432,3 +432,53 @@ async fn a_second_open_in_one_process_keeps_the_first_ones_sqlite_files() {
         assert_eq!(version, 5, "the rotation is visible to the {name} pool");
     }
 }
+
+/// Migration 0007 was edited in a comment only after databases had applied it. A database that
+/// recorded the old checksum still migrates (and now records the current one); one whose
+/// recorded checksum is anything else is still refused, as sqlx refuses any edited migration.
+#[tokio::test]
+async fn a_comment_only_edit_of_an_applied_migration_is_accepted_and_nothing_else() {
+    let app = spawn_app().await;
+    let old = hex::decode(
+        "6da53c985889173578a9c5c986bcde190b66d042c85cc123dc6db12a312ad4b15cc4273976abdd35451cc23c8a5b90b5",
+    )
+    .expect("hex");
+    let checksum = |pool: sqlx::AnyPool| async move {
+        let (checksum,): (Vec<u8>,) =
+            sqlx::query_as("SELECT checksum FROM _sqlx_migrations WHERE version = 7")
+                .fetch_one(&pool)
+                .await
+                .expect("migration 7 is recorded");
+        checksum
+    };
+    let current = checksum(app.services.pool.clone()).await;
+    assert_ne!(current, old, "the file was edited since");
+    let set = |value: Vec<u8>| {
+        let pool = app.services.pool.clone();
+        async move {
+            sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 7")
+                .bind(value)
+                .execute(&pool)
+                .await
+                .expect("set the recorded checksum");
+        }
+    };
+
+    set(old).await;
+    let migrated = app.segl(&["migrate"]).await;
+    assert!(migrated.success, "segl migrate: {}", migrated.stderr);
+    assert_eq!(checksum(app.services.pool.clone()).await, current);
+
+    set(vec![0u8; 48]).await;
+    let refused = app.segl(&["migrate"]).await;
+    assert!(
+        !refused.success,
+        "a migration edited otherwise must be refused"
+    );
+    assert!(
+        refused.stderr.contains("migration 7"),
+        "names the migration: {}",
+        refused.stderr
+    );
+    assert_eq!(checksum(app.services.pool.clone()).await, vec![0u8; 48]);
+}
