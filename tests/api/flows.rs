@@ -103,7 +103,9 @@ impl Flow {
         settings.secrets.master_key = SecretString::from(template.master_key.clone());
         let services = Services::open(&settings).await.expect("services open");
         let clock = Clock::fixed(Clock::system().now());
-        let citizen = add_citizen(&services, with_totp).await;
+        let citizen =
+            crate::helpers::register_citizen(&services.registry, CPR, USER_ID, PASSWORD, with_totp)
+                .await;
         let client_secret = add_client(&services, &clock).await;
         let store = &services.provider_store;
         let version = store
@@ -358,35 +360,6 @@ async fn signing_keys() -> &'static KeyTemplate {
             }
         })
         .await
-}
-
-async fn add_citizen(services: &Services, with_totp: bool) -> Citizen {
-    use citizen_registry::{NationalId, NewCitizen, PersonName, UserId};
-    let registry = &services.registry;
-    let citizen = registry
-        .add_citizen(
-            NewCitizen {
-                cpr: NationalId::parse(CPR).expect("valid CPR"),
-                user_id: UserId::parse(USER_ID).expect("valid user id"),
-                given_name: PersonName::parse("Anna", "given name").expect("name"),
-                family_name: PersonName::parse("Jensen", "family name").expect("name"),
-                email: None,
-            },
-            Some(SecretString::from(PASSWORD.to_owned())),
-            "test",
-        )
-        .await
-        .expect("citizen added");
-    if with_totp {
-        registry
-            .enroll_totp(&citizen, "test")
-            .await
-            .expect("totp enrolled");
-    }
-    registry
-        .find_citizen_by_id(citizen.id)
-        .await
-        .expect("citizen")
 }
 
 /// A `client_secret_basic` client registered for refresh tokens; returns its secret.

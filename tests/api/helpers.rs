@@ -158,6 +158,43 @@ impl From<Output> for CliOutput {
     }
 }
 
+/// Registers an active citizen named Anna Jensen with a password (and a TOTP authenticator if
+/// asked) through the registry: for HTTP tests through [`TestApp::add_citizen`], and for the
+/// in-process flow tests directly.
+pub(crate) async fn register_citizen(
+    registry: &citizen_registry::Registry,
+    cpr: &str,
+    user_id: &str,
+    password: &str,
+    with_totp: bool,
+) -> citizen_registry::Citizen {
+    use citizen_registry::{NationalId, NewCitizen, PersonName, UserId};
+    let citizen = registry
+        .add_citizen(
+            NewCitizen {
+                cpr: NationalId::parse(cpr).expect("valid CPR"),
+                user_id: UserId::parse(user_id).expect("valid user id"),
+                given_name: PersonName::parse("Anna", "given name").expect("name"),
+                family_name: PersonName::parse("Jensen", "family name").expect("name"),
+                email: Some(citizen_registry::Email::parse("anna@example.dk").expect("email")),
+            },
+            Some(secrecy::SecretString::from(password.to_owned())),
+            "test",
+        )
+        .await
+        .expect("citizen added");
+    if with_totp {
+        registry
+            .enroll_totp(&citizen, "test")
+            .await
+            .expect("totp enrolled");
+    }
+    registry
+        .find_citizen_by_id(citizen.id)
+        .await
+        .expect("citizen")
+}
+
 impl TestApp {
     /// Runs `segl ARGS` against this test's database with the same master key.
     pub(crate) async fn segl(&self, args: &[&str]) -> CliOutput {
@@ -307,32 +344,7 @@ impl TestApp {
         password: &str,
         with_totp: bool,
     ) -> citizen_registry::Citizen {
-        use citizen_registry::{NationalId, NewCitizen, PersonName, UserId};
-        let registry = &self.services.registry;
-        let citizen = registry
-            .add_citizen(
-                NewCitizen {
-                    cpr: NationalId::parse(cpr).expect("valid CPR"),
-                    user_id: UserId::parse(user_id).expect("valid user id"),
-                    given_name: PersonName::parse("Anna", "given name").expect("name"),
-                    family_name: PersonName::parse("Jensen", "family name").expect("name"),
-                    email: Some(citizen_registry::Email::parse("anna@example.dk").expect("email")),
-                },
-                Some(secrecy::SecretString::from(password.to_owned())),
-                "test",
-            )
-            .await
-            .expect("citizen added");
-        if with_totp {
-            registry
-                .enroll_totp(&citizen, "test")
-                .await
-                .expect("totp enrolled");
-        }
-        registry
-            .find_citizen_by_id(citizen.id)
-            .await
-            .expect("citizen")
+        register_citizen(&self.services.registry, cpr, user_id, password, with_totp).await
     }
 
     /// Registers a client through the same validation as `segl client add`.
